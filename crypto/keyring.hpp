@@ -1,0 +1,48 @@
+// The key ring: every key MediaDesk uses is derived from one 32-byte master key (kept in a file
+// or the environment, never in the database). Sealing is XChaCha20-Poly1305 in a versioned
+// envelope whose associated data binds the ciphertext to where it is stored (table.column:row),
+// so a sealed value copied to another row or column does not open.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace md::crypto {
+
+// Envelope v1: 0x01 | key id (u32, big-endian) | 24-byte nonce | ciphertext with 16-byte tag.
+class keyring {
+ public:
+  // master_key: 32 raw bytes. current_key_id: the id new seals use (rotation raises it).
+  keyring(std::string master_key, std::uint32_t current_key_id = 1);
+  ~keyring();
+  keyring(const keyring&) = delete;
+  keyring& operator=(const keyring&) = delete;
+
+  // Parses a master key written as 64 hex digits or base64 of 32 bytes (whitespace trimmed).
+  static std::optional<std::string> parse_master_key(std::string_view text);
+  static std::string generate_master_key_text();
+
+  std::string seal(std::string_view plaintext, std::string_view bound_to) const;
+  // nullopt when the envelope is malformed, sealed for another place, or under an unknown key.
+  std::optional<std::string> open(std::string_view envelope, std::string_view bound_to) const;
+  // Which key id sealed this envelope (0 if malformed): rotation finds stale rows with it.
+  static std::uint32_t key_id_of(std::string_view envelope);
+
+  // Keyed BLAKE2b-256 of a normalised value, for exact look-ups without storing the value.
+  // domain separates uses ("journalist.email", "user.email") so equal values differ across them.
+  std::string blind_index(std::string_view domain, std::string_view normalised_value) const;
+
+  std::uint32_t current_key_id() const { return current_key_id_; }
+
+ private:
+  std::string derive(std::uint64_t subkey_id, const char (&context)[9]) const;
+
+  std::string master_key_;
+  std::uint32_t current_key_id_;
+};
+
+// Lower-cases and trims an email address so equal addresses index equally.
+std::string normalise_email(std::string_view email);
+
+}  // namespace md::crypto

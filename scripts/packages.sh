@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one list of Debian 12 packages MediaDesk needs to build, test and run, and the installer.
+# Sourced by setup.sh; run directly it installs what is missing (as root, or through sudo).
+set -euo pipefail
+
+mediadesk_packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # libraries (Boost 1.81 parts, not the 1.74 default)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
+  libhiredis-dev libpq-dev libsodium-dev libspdlog-dev libfmt-dev catch2 libtomlplusplus-dev
+  libcli11-dev libgmime-3.0-dev libcurl4-openssl-dev
+  # servers the demo and the tests start privately
+  postgresql-15 postgresql-client-15 redis-server redis-tools
+  # test and benchmark clients
+  curl wrk python3 procps util-linux
+)
+
+install_missing_packages() {
+  local missing=()
+  for p in "${mediadesk_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then install_missing_packages; fi

@@ -1,0 +1,46 @@
+// The serve role's shared parts, wired once in main and handed to the handlers, which stay thin:
+// parse, call pure functions and stores, answer. Also the route table for the whole server.
+#pragma once
+#include <memory>
+
+#include "config/settings.hpp"
+#include "crypto/keyring.hpp"
+#include "queue/intake_producer.hpp"
+#include "queue/keys.hpp"
+#include "queue/shared_redis.hpp"
+#include "server/http_server.hpp"
+#include "server/metrics.hpp"
+#include "store/pg.hpp"
+#include "store/user_store.hpp"
+
+namespace md::server {
+
+struct app_context {
+  const settings& config;
+  const crypto::keyring& keys;
+  queue::intake_producer& producer;
+  store::pg_pool& database;
+  queue::shared_redis& redis;
+  queue::redis_keys redis_keys;
+  asio::thread_pool& blocking;  // libpq and hiredis calls run here, never on the I/O threads
+  metrics_registry& metrics;
+
+  store::session_timeouts session_timeouts() const {
+    return {std::chrono::minutes(config.session.idle_timeout_minutes),
+            std::chrono::hours(config.session.absolute_timeout_hours)};
+  }
+};
+
+void add_intake_routes(router& r, app_context& app);
+void add_staff_routes(router& r, app_context& app);
+void add_ops_routes(router& r, app_context& app);
+void add_web_routes(router& r, app_context& app);
+
+inline void add_all_routes(router& r, app_context& app) {
+  add_intake_routes(r, app);
+  add_staff_routes(r, app);
+  add_ops_routes(r, app);
+  add_web_routes(r, app);
+}
+
+}  // namespace md::server

@@ -1,0 +1,90 @@
+// The HTTP front door (Boost.Beast): an acceptor, one coroutine per connection with a fresh
+// parser, explicit header/body limits and a deadline before every read, a connection cap, a
+// route table, and graceful shutdown (idle connections close, in-flight requests finish).
+// Handlers are plain functions of the request; nothing here knows what they do.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/metrics.hpp"
+#include "server/net.hpp"
+
+namespace md::server {
+
+struct request_context {
+  http_request& request;
+  tcp::endpoint remote;
+  std::vector<std::pair<std::string, std::string>> path_params;
+  std::string_view path_param(std::string_view name) const;
+};
+
+using route_handler = std::function<awaitable<http_response>(request_context&)>;
+
+class router {
+ public:
+  // pattern: "/api/v1/cases/{ref}"; a trailing "/*" matches any rest of the path.
+  void add(http::verb method, std::string pattern, route_handler handler);
+  struct match {
+    const route_handler* handler = nullptr;
+    std::string_view pattern;
+    std::vector<std::pair<std::string, std::string>> params;
+  };
+  // nullopt: no route for this path. handler null: the path exists but not for this method.
+  std::optional<match> find(http::verb method, std::string_view path) const;
+
+ private:
+  struct route {
+    http::verb method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    route_handler handler;
+  };
+  std::vector<route> routes_;
+};
+
+struct http_limits {
+  std::size_t header_limit = 16 * 1024;
+  std::size_t body_limit = 256 * 1024;
+  std::chrono::milliseconds header_timeout{10'000}, body_timeout{30'000}, idle_timeout{60'000};
+  std::size_t max_connections = 4096;
+};
+
+// Builds the small fixed responses the server itself sends (errors before a handler runs).
+http_response make_error_response(http::status status, std::string_view message, unsigned version = 11);
+
+class http_server {
+ public:
+  http_server(asio::io_context& io, const tcp::endpoint& endpoint, http_limits limits, const router& routes,
+              metrics_registry& metrics);
+  ~http_server();
+  void start();
+  tcp::endpoint local_endpoint() const;
+  // Stops accepting; idle connections are closed, busy ones close after their response.
+  void begin_shutdown();
+  std::size_t open_connections() const { return open_connections_.load(); }
+
+ private:
+  struct connection;
+  awaitable<void> accept_loop();
+  awaitable<void> serve_connection(std::shared_ptr<connection> c);
+  awaitable<http_response> dispatch(http_request& request, const tcp::endpoint& remote, std::string& route_label);
+
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  http_limits limits_;
+  const router& routes_;
+  metrics_registry& metrics_;
+  std::atomic<std::size_t> open_connections_{0};
+  std::atomic<bool> shutting_down_{false};
+  std::mutex connections_mutex_;
+  std::map<std::uint64_t, std::weak_ptr<connection>> connections_;
+  std::uint64_t next_connection_id_ = 0;
+};
+
+}  // namespace md::server

@@ -1,0 +1,22 @@
+// Small helpers that every handler uses: JSON responses and errors in the contract's shape
+// ({"error", "field"}), query parameters, cookies.
+#pragma once
+#include <boost/json/value.hpp>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/errors.hpp"
+#include "server/net.hpp"
+
+namespace md::server {
+
+http_response json_response(http::status status, const boost::json::value& body);
+http_response error_response(http::status status, std::string_view message);
+http_response field_error_response(const field_error& e);  // 400 {"error", "field"}
+
+// Query parameters of the request target, decoded. Repeated names keep the last value.
+std::map<std::string, std::string> query_params(std::string_view target);
+std::optional<std::string> cookie_value(const http_request& request, std::string_view name);
+
+}  // namespace md::server

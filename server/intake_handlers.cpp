@@ -1,0 +1,66 @@
+// The webhook door: POST /api/v1/requests. Checks the signature, validates the body, seals it,
+// and answers 202 only once Redis has acknowledged the append (group-committed by the producer).
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include "intake/webhook.hpp"
+#include "server/app.hpp"
+#include "server/http_util.hpp"
+
+namespace md::server {
+namespace {
+
+// Hands the append to the producer threads and resumes the awaiting coroutine with the outcome.
+// A plain function taking the request by reference (see the GCC 12 rules in net.hpp).
+awaitable<queue::append_outcome> async_append(queue::intake_producer& producer, queue::append_request&& request) {
+  return asio::async_initiate<const asio::use_awaitable_t<>, void(queue::append_outcome)>(
+      [&producer](auto handler, queue::append_request request) {
+        auto executor =
+            asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        producer.submit(std::move(request), [shared, executor](queue::append_outcome outcome) mutable {
+          asio::post(executor, [shared, outcome = std::move(outcome)]() mutable { (*shared)(std::move(outcome)); });
+        });
+      },
+      asio::use_awaitable, std::move(request));
+}
+
+awaitable<http_response> handle_webhook(app_context& app, request_context& ctx) {
+  auto received = now();
+  auto& request = ctx.request;
+  auto verdict = intake::verify_signature(request["X-Signature"], request.body(), app.config.webhook.secret, received,
+                                          std::chrono::seconds(app.config.webhook.replay_window_s));
+  if (verdict != intake::signature_verdict::ok)
+    co_return error_response(http::status::unauthorized, intake::describe(verdict));
+  auto validated = intake::validate_webhook_body(request.body());
+  if (auto* e = std::get_if<field_error>(&validated)) co_return field_error_response(*e);
+  std::string idempotency_key{request["Idempotency-Key"]};
+  if (request.find("Idempotency-Key") != request.end() && !intake::valid_idempotency_key(idempotency_key))
+    co_return field_error_response(
+        {"Idempotency-Key", "Idempotency-Key must be 1 to 200 visible ASCII characters"});
+
+  auto record = intake::make_intake_record(app.keys, intake::intake_source::webhook, request.body(),
+                                           to_unix_ms(received));
+  queue::append_request append{std::move(record), std::move(idempotency_key)};
+  auto outcome = co_await async_append(app.producer, std::move(append));
+  app.metrics.intake_ack_seconds.observe(std::chrono::duration<double>(now() - received).count());
+  if (outcome.result == queue::append_outcome::status::unavailable) {
+    ++app.metrics.intakes_unavailable;
+    auto r = error_response(http::status::service_unavailable, "the request queue is unavailable; retry later");
+    r.set(http::field::retry_after, "5");
+    co_return r;
+  }
+  auto r = json_response(http::status::accepted,
+                         boost::json::object{{"intake_id", outcome.intake_id}, {"status", "queued"}});
+  if (outcome.result == queue::append_outcome::status::replayed) r.set("Idempotent-Replayed", "true");
+  co_return r;
+}
+
+}  // namespace
+
+void add_intake_routes(router& r, app_context& app) {
+  r.add(http::verb::post, "/api/v1/requests", [&app](request_context& ctx) { return handle_webhook(app, ctx); });
+}
+
+}  // namespace md::server

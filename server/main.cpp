@@ -1,0 +1,166 @@
+// mediadesk: the composition root. Parses the command line (CLI11), loads the one typed config,
+// and runs one role. main only wires; the roles live in their own files.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "config/settings.hpp"
+#include "core/errors.hpp"
+#include "crypto/primitives.hpp"
+#include "server/demo.hpp"
+#include "server/logging.hpp"
+#include "server/service_host.hpp"
+#include "store/migrations.hpp"
+#include "store/user_store.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace md;
+
+constexpr int exit_temporary_failure = 75;  // EX_TEMPFAIL
+constexpr int exit_config_error = 78;       // EX_CONFIG
+
+// --config, else MEDIADESK_CONFIG, else ./config/mediadesk.toml or /etc/mediadesk/mediadesk.toml
+// if present, else defaults and the environment only.
+std::optional<fs::path> choose_config_file(const std::string& flag) {
+  if (!flag.empty()) return fs::path(flag);
+  if (const char* env = std::getenv("MEDIADESK_CONFIG"); env && *env) return fs::path(env);
+  for (auto candidate : {"config/mediadesk.toml", "/etc/mediadesk/mediadesk.toml"})
+    if (fs::exists(candidate)) return fs::path(candidate);
+  return std::nullopt;
+}
+
+std::optional<settings> load_config(const std::string& flag) {
+  auto file = choose_config_file(flag);
+  auto loaded = load_settings(file, process_environment());
+  if (!loaded.errors.empty()) {
+    for (auto& e : loaded.errors) std::cerr << "configuration: " << e.setting << ": " << e.message << "\n";
+    return std::nullopt;
+  }
+  try {
+    resolve_secret_files(loaded.value);
+  } catch (const std::exception& e) {
+    std::cerr << "configuration: " << e.what() << "\n";
+    return std::nullopt;
+  }
+  server::setup_logging(loaded.value.log);
+  if (file) spdlog::info("configuration from {}", file->string());
+  return loaded.value;
+}
+
+int run_roles(const settings& config, server::service_host::roles roles) {
+  server::service_host host(config, roles);
+  host.start();
+  int signal = server::wait_for_termination_signal();
+  spdlog::info("signal {} received: finishing in-flight work", signal);
+  host.shutdown();
+  spdlog::info("stopped");
+  return 0;
+}
+
+store::pg_connection connect_database(const settings& config) {
+  return store::pg_connection({config.database.url, std::chrono::seconds(config.database.connect_timeout_s),
+                               std::chrono::milliseconds(10 * 60'000)});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  server::block_termination_signals();
+  crypto::initialise();
+
+  CLI::App app{"MediaDesk: a rapid-response media request desk"};
+  app.require_subcommand(1);
+  std::string config_flag;
+  app.add_option("--config", config_flag, "TOML configuration file (default: $MEDIADESK_CONFIG, "
+                                          "./config/mediadesk.toml, /etc/mediadesk/mediadesk.toml)");
+
+  auto* serve = app.add_subcommand("serve", "Run the HTTP server (webhook, API, dashboard)");
+  auto* worker = app.add_subcommand("worker", "Run intake workers (Redis stream to PostgreSQL cases)");
+  auto* migrate = app.add_subcommand("migrate", "Apply database migrations");
+
+  server::demo_options demo_options;
+  std::string demo_home = "var";
+  auto* demo = app.add_subcommand("demo", "Run everything on a private PostgreSQL and Redis under --home");
+  demo->add_option("--home", demo_home, "folder for data, logs and demo.env")->capture_default_str();
+  demo->add_option("--http-port", demo_options.http_port, "HTTP port")->capture_default_str()->check(CLI::Range(0, 65535));
+  demo->add_option("--smtp-port", demo_options.smtp_port, "SMTP port (reserved for email intake)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+
+  auto* user = app.add_subcommand("user", "Manage staff users");
+  user->require_subcommand(1);
+  std::string user_email, user_role = "staff";
+  auto* user_add = user->add_subcommand(
+      "add", "Create a user or reset their password (password from MEDIADESK_USER_PASSWORD or stdin)");
+  user_add->add_option("--email", user_email, "log-in email")->required();
+  user_add->add_option("--role", user_role, "admin, staff or viewer")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"admin", "staff", "viewer"}));
+
+  auto* keys = app.add_subcommand("keys", "Key management");
+  keys->require_subcommand(1);
+  auto* keys_generate = keys->add_subcommand("generate", "Print a new random master key (64 hex digits)");
+
+  auto* config_cmd = app.add_subcommand("config", "Check or describe the configuration");
+  config_cmd->require_subcommand(1);
+  auto* config_check = config_cmd->add_subcommand("check", "Load and validate the configuration");
+  auto* config_describe = config_cmd->add_subcommand("describe", "List every setting, its variable and default");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*demo) {
+      demo_options.home = demo_home;
+      if (!config_flag.empty()) demo_options.config_file = config_flag;
+      return server::run_demo(demo_options);
+    }
+    if (*keys_generate) {
+      std::cout << crypto::keyring::generate_master_key_text() << "\n";
+      return 0;
+    }
+    if (*config_describe) {
+      for (auto& d : describe_settings()) std::cout << d.name << "\t" << d.env << "\t" << d.default_text << "\n";
+      return 0;
+    }
+    auto config = load_config(config_flag);
+    if (!config) return exit_config_error;
+    if (*config_check) {
+      std::cout << "configuration OK\n";
+      return 0;
+    }
+    if (*serve) return run_roles(*config, {.serve = true, .worker = false});
+    if (*worker) return run_roles(*config, {.serve = false, .worker = true});
+    if (*migrate) {
+      auto c = connect_database(*config);
+      auto applied = store::migrate(c);
+      std::cout << (applied.empty() ? "database is up to date" : fmt::format("applied {} migration(s)", applied.size()))
+                << "\n";
+      return 0;
+    }
+    if (*user_add) {
+      std::string password;
+      if (const char* p = std::getenv("MEDIADESK_USER_PASSWORD"); p && *p) password = p;
+      else std::getline(std::cin, password);
+      if (password.size() < 12) {
+        std::cerr << "password: use at least 12 characters\n";
+        return 65;
+      }
+      auto keyring = server::load_keyring(*config);
+      auto c = connect_database(*config);
+      store::upsert_user(c, *keyring, user_email, crypto::hash_password(password), user_role);
+      std::cout << "user saved with role " << user_role << "\n";
+      return 0;
+    }
+  } catch (const unavailable_error& e) {
+    spdlog::error("{}", e.what());
+    return exit_temporary_failure;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,115 @@
+// Service host (see service_host.hpp).
+#include "server/service_host.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "server/intake_worker.hpp"
+
+namespace md::server {
+
+std::unique_ptr<crypto::keyring> load_keyring(const settings& config) {
+  if (config.keys.master_key.empty())
+    throw std::runtime_error(
+        "keys.master_key is not set: set MEDIADESK_MASTER_KEY or keys.master_key_file "
+        "(`mediadesk keys generate` makes a key)");
+  auto raw = crypto::keyring::parse_master_key(config.keys.master_key);
+  if (!raw) throw std::runtime_error("keys.master_key must be 64 hex digits or base64 of 32 bytes");
+  return std::make_unique<crypto::keyring>(std::move(*raw), static_cast<std::uint32_t>(config.keys.current_key_id));
+}
+
+service_host::service_host(const settings& config, roles r) : config_(config), roles_(r) {
+  keys_ = load_keyring(config);
+  if (r.serve && config.webhook.secret.empty())
+    throw std::runtime_error("webhook.secret is not set: set MEDIADESK_WEBHOOK_SECRET or webhook.secret_file");
+  // Pool: the HTTP side's blocking pool plus one connection per worker thread.
+  auto pool_size = static_cast<std::size_t>(config.database.pool_size + (r.worker ? config.worker.threads : 0));
+  database_ = std::make_unique<store::pg_pool>(
+      store::pg_options{config.database.url, std::chrono::seconds(config.database.connect_timeout_s),
+                        std::chrono::milliseconds(config.database.statement_timeout_ms)},
+      pool_size);
+  producer_ = std::make_unique<queue::intake_producer>(config.redis,
+                                                       std::chrono::seconds(config.webhook.idempotency_ttl_s));
+  if (r.serve) {
+    redis_ = std::make_unique<queue::shared_redis>(queue::parse_redis_url(config.redis.url),
+                                                   std::chrono::milliseconds(config.redis.timeout_ms));
+    blocking_ = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(config.database.pool_size));
+    app_ = std::make_unique<app_context>(app_context{config, *keys_, *producer_, *database_, *redis_,
+                                                     queue::redis_keys{config.redis.key_prefix}, *blocking_,
+                                                     metrics_});
+    add_all_routes(routes_, *app_);
+  }
+}
+
+service_host::~service_host() { shutdown(); }
+
+void service_host::start() {
+  if (roles_.serve) {
+    http_limits limits;
+    limits.header_limit = static_cast<std::size_t>(config_.http.header_limit_bytes);
+    limits.body_limit = static_cast<std::size_t>(config_.http.body_limit_bytes);
+    limits.header_timeout = std::chrono::milliseconds(config_.http.header_timeout_ms);
+    limits.body_timeout = std::chrono::milliseconds(config_.http.body_timeout_ms);
+    limits.idle_timeout = std::chrono::milliseconds(config_.http.idle_timeout_ms);
+    limits.max_connections = static_cast<std::size_t>(config_.http.max_connections);
+    auto address = asio::ip::make_address(config_.http.address);
+    server_ = std::make_unique<http_server>(io_, tcp::endpoint{address, static_cast<unsigned short>(config_.http.port)},
+                                            limits, routes_, metrics_);
+    server_->start();
+    for (int i = 0; i < config_.http.threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+    spdlog::info("serving HTTP on {}:{}", server_->local_endpoint().address().to_string(),
+                 server_->local_endpoint().port());
+  }
+  if (roles_.worker) {
+    for (int i = 0; i < config_.worker.threads; ++i)
+      worker_threads_.emplace_back([this, i] {
+        intake_worker worker(config_, *keys_, *database_, metrics_, make_consumer_name(i));
+        worker.run(stop_workers_);
+      });
+  }
+}
+
+std::optional<tcp::endpoint> service_host::http_endpoint() const {
+  if (!server_) return std::nullopt;
+  return server_->local_endpoint();
+}
+
+void service_host::shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_) {
+    server_->begin_shutdown();
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.http.shutdown_grace_ms);
+    while (server_->open_connections() > 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (producer_) producer_->stop();  // answers everything still waiting
+  io_.stop();
+  for (auto& t : io_threads_) t.join();
+  io_threads_.clear();
+  if (blocking_) blocking_->join();
+  stop_workers_ = true;
+  for (auto& t : worker_threads_) t.join();
+  worker_threads_.clear();
+}
+
+void block_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+int wait_for_termination_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+}  // namespace md::server

@@ -1,0 +1,270 @@
+// The staff API: log-in and sessions, the case list and case detail, intake status, and the
+// deliberate reveal of a request's personal data (recorded on the case's timeline).
+#include <boost/json/parse.hpp>
+#include <charconv>
+
+#include "core/case_ref.hpp"
+#include "crypto/primitives.hpp"
+#include "server/auth.hpp"
+#include "server/http_util.hpp"
+#include "store/case_store.hpp"
+
+namespace md::server {
+namespace json = boost::json;
+namespace {
+
+json::value optional_json(const std::optional<std::string>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+json::object case_summary_json(const store::case_summary& s) {
+  json::array topics(s.topics.begin(), s.topics.end());
+  json::array regions(s.regions.begin(), s.regions.end());
+  return json::object{{"ref", s.ref},
+                      {"status", s.status},
+                      {"source", s.source},
+                      {"topics", std::move(topics)},
+                      {"regions", std::move(regions)},
+                      {"medium", optional_json(s.medium)},
+                      {"outlet", json::object{{"name", optional_json(s.outlet_name)},
+                                              {"scope", optional_json(s.outlet_scope)}}},
+                      {"deadline", optional_json(s.deadline)},
+                      {"priority", to_string(s.priority_level)},
+                      {"created_at", s.created_at}};
+}
+
+json::object case_detail_json(const store::case_detail& d) {
+  auto out = case_summary_json(d.summary);
+  out["updated_at"] = d.summary.updated_at;
+  out["intake_id"] = optional_json(d.intake_id);
+  json::array timeline;
+  for (auto& e : d.timeline) {
+    json::error_code ec;
+    auto data = json::parse(e.data_json, ec);
+    timeline.push_back(json::object{{"at", e.at}, {"actor", e.actor}, {"kind", e.kind},
+                                    {"data", ec ? json::value(json::object{}) : std::move(data)}});
+  }
+  out["timeline"] = std::move(timeline);
+  out["offers"] = json::array{};  // filled by the matching and offers issue
+  return out;
+}
+
+// Parses a JSON object body; on failure returns the 400 response.
+std::variant<json::object, http_response> json_body(const http_request& request) {
+  json::error_code ec;
+  auto value = json::parse(request.body(), ec);
+  if (ec) return field_error_response({"$", "request body is not valid JSON"});
+  if (!value.is_object()) return field_error_response({"$", "request body must be a JSON object"});
+  return std::move(value.get_object());
+}
+
+std::optional<std::string> string_field(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_string()) return std::nullopt;
+  return std::string{it->value().get_string()};
+}
+
+std::string client_key(const request_context& ctx) { return ctx.remote.address().to_string(); }
+
+awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
+  auto body = json_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
+  auto& o = std::get<json::object>(body);
+  auto email = string_field(o, "email");
+  auto password = string_field(o, "password");
+  if (!email || email->empty() || email->size() > 320) co_return field_error_response({"email", "email is required"});
+  if (!password || password->empty() || password->size() > 1024)
+    co_return field_error_response({"password", "password is required"});
+
+  auto limiter_key = app.redis_keys.rate_limit("login", client_key(ctx));
+  auto limit = app.config.session.login_attempts_per_15_minutes;
+  struct login_result {
+    bool limited = false;
+    std::optional<std::string> token;
+    std::string csrf, role;
+  };
+  auto work = [&app, &limiter_key, limit, email = *email,
+                                                     password = *password]() -> login_result {
+    // Failed attempts per client address are counted in Redis (shared by every serve process).
+    // If Redis is down the limiter is skipped rather than locking staff out.
+    auto failures = [&]() -> std::int64_t {
+      try {
+        return app.redis.with([&](queue::redis_connection& c) {
+          auto r = c.command({"GET", limiter_key});
+          auto text = queue::text_of(r.get());
+          std::int64_t n = 0;
+          std::from_chars(text.data(), text.data() + text.size(), n);
+          return n;
+        });
+      } catch (const unavailable_error&) {
+        return 0;
+      }
+    }();
+    if (failures >= limit) return {true, std::nullopt, {}, {}};
+    auto user = app.database.with(
+        [&](store::pg_connection& c) { return store::find_user_by_email(c, app.keys, email); });
+    // Verify against a fixed hash when the user is unknown, so timing does not tell who exists.
+    static const std::string decoy = crypto::hash_password(crypto::random_token(16));
+    bool ok = crypto::verify_password(user ? user->password_hash : decoy, password) && user && !user->disabled;
+    if (!ok) {
+      try {
+        app.redis.with([&](queue::redis_connection& c) {
+          c.command({"INCR", limiter_key});
+          c.command({"EXPIRE", limiter_key, "900"});
+        });
+      } catch (const unavailable_error&) {
+      }
+      return {};
+    }
+    login_result out;
+    out.csrf = crypto::random_token(24);
+    out.role = user->role;
+    out.token = app.database.with([&](store::pg_connection& c) {
+      return store::create_session(c, user->id, out.csrf, app.session_timeouts());
+    });
+    return out;
+  };
+  auto result = co_await run_blocking(app.blocking, std::move(work));
+  if (result.limited) {
+    auto r = error_response(http::status::too_many_requests, "too many failed log-ins; try again later");
+    r.set(http::field::retry_after, "900");
+    co_return r;
+  }
+  if (!result.token) co_return error_response(http::status::unauthorized, "wrong email or password");
+  auto r = json_response(http::status::ok, json::object{{"csrf", result.csrf}, {"role", result.role}});
+  r.set(http::field::set_cookie, session_cookie(app, *result.token));
+  co_return r;
+}
+
+awaitable<http_response> handle_logout(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto token = std::get<staff_session>(s).token;
+  auto work = [&app, token] {
+    app.database.with([&](store::pg_connection& c) { store::delete_session(c, token); });
+  };
+  co_await run_blocking(app.blocking, std::move(work));
+  auto r = json_response(http::status::ok, json::object{{"status", "logged out"}});
+  r.set(http::field::set_cookie, expired_session_cookie(app));
+  co_return r;
+}
+
+awaitable<http_response> handle_session(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto& session = std::get<staff_session>(s);
+  std::string_view role_name = session.user_role == role::admin ? "admin"
+                               : session.user_role == role::staff ? "staff"
+                                                                  : "viewer";
+  co_return json_response(http::status::ok, json::object{{"csrf", session.csrf_token}, {"role", role_name}});
+}
+
+awaitable<http_response> handle_list_cases(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto params = query_params(ctx.request.target());
+  store::case_filter filter;
+  if (auto it = params.find("status"); it != params.end() && !it->second.empty()) {
+    filter.status = parse_case_status(it->second);
+    if (!filter.status)
+      co_return field_error_response(
+          {"status", "status must be one of new, triaged, offered, accepted, fulfilled, no_match, declined, withdrawn"});
+  }
+  if (auto it = params.find("limit"); it != params.end() && !it->second.empty()) {
+    int limit = 0;
+    auto& t = it->second;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), limit);
+    if (ec != std::errc{} || p != t.data() + t.size() || limit < 1 || limit > 5000)
+      co_return field_error_response({"limit", "limit must be an integer from 1 to 5000"});
+    filter.limit = limit;
+  }
+  if (auto it = params.find("before"); it != params.end() && !it->second.empty()) {
+    if (!parse_case_ref(it->second))
+      co_return field_error_response({"before", "before must be a case reference such as MD-2026-000123"});
+    filter.before_ref = it->second;
+  }
+  auto work = [&app, filter] {
+    return app.database.with([&](store::pg_connection& c) { return store::list_cases(c, filter); });
+  };
+  auto page = co_await run_blocking(app.blocking, std::move(work));
+  json::array cases;
+  for (auto& c : page.cases) cases.push_back(case_summary_json(c));
+  co_return json_response(http::status::ok, json::object{{"cases", std::move(cases)}, {"total", page.total}});
+}
+
+awaitable<http_response> handle_get_case(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  std::string ref{ctx.path_param("ref")};
+  if (!parse_case_ref(ref)) co_return error_response(http::status::not_found, "no such case");
+  auto work = [&app, ref] {
+    return app.database.with([&](store::pg_connection& c) { return store::find_case(c, ref); });
+  };
+  auto detail = co_await run_blocking(app.blocking, std::move(work));
+  if (!detail) co_return error_response(http::status::not_found, "no such case");
+  co_return json_response(http::status::ok, json::object{{"case", case_detail_json(*detail)}});
+}
+
+awaitable<http_response> handle_reveal_request(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto body = json_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
+  auto reason = string_field(std::get<json::object>(body), "reason");
+  if (!reason || reason->find_first_not_of(" \t\r\n") == std::string::npos || reason->size() > 500)
+    co_return field_error_response({"reason", "reason is required (up to 500 characters): why you need to see it"});
+  std::string ref{ctx.path_param("ref")};
+  if (!parse_case_ref(ref)) co_return error_response(http::status::not_found, "no such case");
+  auto actor = std::get<staff_session>(s).actor();
+  auto work = [&app, ref, actor, reason = *reason] {
+    return app.database.with([&](store::pg_connection& c) {
+      return c.transaction([&](store::pg_connection& tx) {
+        return store::reveal_case_request(tx, app.keys, ref, actor, reason);
+      });
+    });
+  };
+  auto plaintext = co_await run_blocking(app.blocking, std::move(work));
+  if (!plaintext) co_return error_response(http::status::not_found, "no such case");
+  json::error_code ec;
+  auto document = json::parse(*plaintext, ec);
+  co_return json_response(http::status::ok,
+                          json::object{{"request", ec ? json::value(*plaintext) : std::move(document)}});
+}
+
+awaitable<http_response> handle_intake_status(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  std::string id{ctx.path_param("id")};
+  if (!crypto::is_valid_intake_id(id)) co_return error_response(http::status::not_found, "no such intake");
+  auto work = [&app, id]() -> std::optional<store::intake_state> {
+    auto stored = app.database.with([&](store::pg_connection& c) { return store::find_intake(c, id); });
+    if (stored) return stored;
+    // Not in PostgreSQL yet: queued if Redis still marks it as accepted.
+    bool seen = app.redis.with([&](queue::redis_connection& c) {
+      auto r = c.command({"EXISTS", app.redis_keys.intake_seen(id)});
+      return r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    });
+    if (seen) return store::intake_state{"queued", std::nullopt, std::nullopt};
+    return std::nullopt;
+  };
+  auto state = co_await run_blocking(app.blocking, std::move(work));
+  if (!state) co_return error_response(http::status::not_found, "no such intake");
+  co_return json_response(http::status::ok,
+                          json::object{{"intake_id", id}, {"status", state->status},
+                                       {"case", optional_json(state->case_ref)}, {"error", optional_json(state->error)}});
+}
+
+}  // namespace
+
+void add_staff_routes(router& r, app_context& app) {
+  r.add(http::verb::post, "/api/v1/login", [&app](request_context& c) { return handle_login(app, c); });
+  r.add(http::verb::post, "/api/v1/logout", [&app](request_context& c) { return handle_logout(app, c); });
+  r.add(http::verb::get, "/api/v1/session", [&app](request_context& c) { return handle_session(app, c); });
+  r.add(http::verb::get, "/api/v1/cases", [&app](request_context& c) { return handle_list_cases(app, c); });
+  r.add(http::verb::get, "/api/v1/cases/{ref}", [&app](request_context& c) { return handle_get_case(app, c); });
+  r.add(http::verb::post, "/api/v1/cases/{ref}/reveal",
+        [&app](request_context& c) { return handle_reveal_request(app, c); });
+  r.add(http::verb::get, "/api/v1/intake/{id}", [&app](request_context& c) { return handle_intake_status(app, c); });
+}
+
+}  // namespace md::server

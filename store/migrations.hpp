@@ -1,0 +1,17 @@
+// Versioned SQL migrations carried in the binary (store/migrations/NNN_name.sql), applied in
+// order, each in its own transaction, under an advisory lock so that concurrent starts are safe.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "store/pg.hpp"
+
+namespace md::store {
+
+// Returns the names of the migrations it applied (empty when up to date).
+std::vector<std::string> migrate(pg_connection& c);
+// The highest version in the binary, and whether the database has it.
+int latest_migration_version();
+bool schema_is_current(pg_connection& c);
+
+}  // namespace md::store
