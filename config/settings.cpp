@@ -39,6 +39,7 @@ std::vector<setting_entry> setting_table(settings& s) {
       {"http.shutdown_grace_ms", "MEDIADESK_HTTP_SHUTDOWN_GRACE_MS", &s.http.shutdown_grace_ms, 0, 60'000},
       {"http.base_url", "MEDIADESK_HTTP_BASE_URL", &s.http.base_url},
       {"http.web_root", "MEDIADESK_HTTP_WEB_ROOT", &s.http.web_root},
+      {"http.benchmark_route", "MEDIADESK_HTTP_BENCHMARK_ROUTE", &s.http.benchmark_route},
       {"smtp.address", "MEDIADESK_SMTP_ADDRESS", &s.smtp.address},
       {"smtp.port", "MEDIADESK_SMTP_PORT", &s.smtp.port, 0, 65535},
       {"database.url", "MEDIADESK_DATABASE_URL", &s.database.url},

@@ -24,6 +24,7 @@ struct http_settings {
   std::int64_t shutdown_grace_ms = 5'000;
   std::string base_url;  // public URL for links in mail; empty: http://address:port
   std::string web_root;  // development: serve web/ from this folder instead of the binary
+  bool benchmark_route = false;  // POST /bench/trivial: the baseline for bench/webhook.sh
 };
 
 struct smtp_settings {

@@ -194,6 +194,8 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
     if (header_ec == beast::error::timeout) {
       if (buffer.size() == 0) break;  // idle: just close
       early = make_error_response(http::status::request_timeout, "request headers took too long");
+    } else if (header_ec == http::error::body_limit) {  // Content-Length over the limit, seen with the header
+      early = make_error_response(http::status::payload_too_large, "request body is too large");
     } else if (header_ec == http::error::header_limit) {
       early = make_error_response(http::status::request_header_fields_too_large, "request headers are too large");
     } else if (header_ec) {

@@ -65,6 +65,11 @@ void add_ops_routes(router& r, app_context& app) {
   });
   r.add(http::verb::get, "/readyz", [&app](request_context&) { return handle_readyz(app); });
   r.add(http::verb::get, "/metrics", [&app](request_context&) { return handle_metrics(app); });
+  // The benchmark's baseline: same server, same connection handling, no Redis, no sealing.
+  if (app.config.http.benchmark_route)
+    r.add(http::verb::post, "/bench/trivial", [](request_context&) -> awaitable<http_response> {
+      co_return json_response(http::status::accepted, json::object{{"status", "ok"}});
+    });
 }
 
 }  // namespace md::server

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Quick start, command 1: set up everything and run the demo (private PostgreSQL and Redis).
+# Arguments go to `mediadesk demo`, e.g. --home DIR --http-port 8080 --smtp-port 2525.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$here/scripts/setup.sh"
+exec "${MEDIADESK_BUILD_DIR:-$here/build}/server/mediadesk" demo "$@"

@@ -1,0 +1,215 @@
+// Integration: the webhook → Redis → worker → PostgreSQL pipeline and the staff API, against
+// real servers and the real binary.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "support/test_env.hpp"
+
+using namespace md;
+using namespace md::test;
+using namespace std::chrono_literals;
+
+namespace {
+std::string request_json(const std::string& name, const std::string& body_text, const std::string& extra = "") {
+  return fmt::format(R"({{"journalist":{{"name":"{}","email":"{}@news.example","phone":"+44 7700 900123"}},)"
+                     R"("outlet":"BBC Radio Kent","subject":"Channel crossings","body":"{}"{}}})",
+                     name, "reporter", body_text, extra);
+}
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+TEST_CASE("a signed webhook request is queued, becomes a case and can be read by staff") {
+  test_stack stack("flow");
+  stack.start("serve");
+  stack.start("worker");
+  auto deadline = format_iso8601(now() + std::chrono::hours(2));
+  auto r = stack.post_request(request_json("Sam Example", "Need a voice from Dover", fmt::format(
+                                                                                         R"(,"deadline":"{}","newsroom_ref":"X-1")", deadline)));
+  REQUIRE(r.status == 202);
+  auto intake_id = json_string(r.body, "intake_id");
+  CHECK(json_string(r.body, "status") == "queued");
+  REQUIRE(crypto::is_valid_intake_id(intake_id));
+
+  auto admin = stack.admin();
+  auto intake = stack.wait_for_intake(admin, intake_id);
+  REQUIRE(json_string(intake, "status") == "processed");
+  auto ref = json_string(intake, "case");
+  REQUIRE(ref.starts_with("MD-"));
+
+  auto list = admin.get("/api/v1/cases");
+  REQUIRE(list.status == 200);
+  CHECK(list.body.find("\"total\":1") != std::string::npos);
+  CHECK(list.body.find(ref) != std::string::npos);
+  CHECK(list.body.find("\"priority\":\"urgent\"") != std::string::npos);
+  CHECK(list.body.find("\"outlet\":{\"name\":\"BBC Radio Kent\",\"scope\":null}") != std::string::npos);
+  CHECK(list.body.find("Sam Example") == std::string::npos);  // personal data only by reveal
+
+  auto detail = admin.get("/api/v1/cases/" + ref);
+  REQUIRE(detail.status == 200);
+  CHECK(detail.body.find("\"kind\":\"case_opened\"") != std::string::npos);
+  CHECK(detail.body.find("\"offers\":[]") != std::string::npos);
+  CHECK(detail.body.find(intake_id) != std::string::npos);
+
+  auto reveal = admin.request("POST", "/api/v1/cases/" + ref + "/reveal", R"({"reason":"to reply"})");
+  REQUIRE(reveal.status == 200);
+  CHECK(reveal.body.find("Sam Example") != std::string::npos);
+  CHECK(reveal.body.find("newsroom_ref") != std::string::npos);  // unknown fields are kept
+  CHECK(admin.get("/api/v1/cases/" + ref).body.find("request_revealed") != std::string::npos);
+
+  CHECK(admin.get("/api/v1/cases/MD-2026-999999").status == 404);
+  CHECK(admin.get("/api/v1/cases/not-a-ref").status == 404);
+  CHECK(admin.get("/api/v1/intake/01M8FE6KBRM7GSWF313SZ85AYQ").status == 404);
+}
+
+TEST_CASE("the signature is checked and the replay window enforced") {
+  test_stack stack("signature");
+  stack.start("serve");
+  auto body = request_json("A", "x");
+  auto client = stack.client();
+  CHECK(client.request("POST", "/api/v1/requests", body).status == 401);
+  CHECK(client.request("POST", "/api/v1/requests", body, {"X-Signature: t=1,v1=00"}).status == 401);
+  CHECK(stack.post_request(body, "", unix_now() - 310).status == 401);
+  CHECK(stack.post_request(body, "", unix_now() + 310).status == 401);
+  CHECK(stack.post_request(body, "", unix_now() - 290).status == 202);
+  auto wrong_secret = client.request(
+      "POST", "/api/v1/requests", body,
+      {"X-Signature: " + intake::sign_body(body, "not-the-secret", unix_now())});
+  CHECK(wrong_secret.status == 401);
+  CHECK(json_string(wrong_secret.body, "error") == "X-Signature does not match the body");
+}
+
+TEST_CASE("bad bodies get 400 naming the field, oversized ones 413, and nothing is queued") {
+  test_stack stack("validation");
+  stack.start("serve");
+  struct example {
+    std::string json, field;
+  };
+  std::vector<example> examples{
+      {"{not json", "$"},
+      {R"({"body":"x"})", "journalist"},
+      {R"({"journalist":{"name":"A","email":"nope"},"body":"x"})", "journalist.email"},
+      {R"({"journalist":{"name":"A","email":"a@b.example"}})", "body"},
+      {R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x","deadline":"by 4pm"})", "deadline"},
+  };
+  for (auto& e : examples) {
+    auto r = stack.post_request(e.json);
+    CHECK(r.status == 400);
+    CHECK(json_string(r.body, "field") == e.field);
+    CHECK_FALSE(json_string(r.body, "error").empty());
+  }
+  auto bad_key = stack.post_request(request_json("A", "x"), "has spaces in it");
+  CHECK(bad_key.status == 400);
+  CHECK(json_string(bad_key.body, "field") == "Idempotency-Key");
+
+  std::string huge = request_json("A", std::string(300 * 1024, 'x'));
+  CHECK(stack.post_request(huge).status == 413);
+  auto redis = stack.redis();
+  auto len = redis.command({"XLEN", "md:intake"});
+  CHECK(len->integer == 0);
+}
+
+TEST_CASE("an Idempotency-Key returns the same intake and never makes a second case") {
+  test_stack stack("idempotency");
+  stack.start("serve");
+  stack.start("worker");
+  auto body = request_json("B", "same request");
+  auto first = stack.post_request(body, "newsroom-42");
+  auto second = stack.post_request(body, "newsroom-42");
+  auto other = stack.post_request(body, "newsroom-43");
+  REQUIRE(first.status == 202);
+  REQUIRE(second.status == 202);
+  CHECK(json_string(first.body, "intake_id") == json_string(second.body, "intake_id"));
+  CHECK(second.header("idempotent-replayed") == "true");
+  CHECK(json_string(other.body, "intake_id") != json_string(first.body, "intake_id"));
+  auto admin = stack.admin();
+  stack.wait_for_intake(admin, json_string(first.body, "intake_id"));
+  stack.wait_for_intake(admin, json_string(other.body, "intake_id"));
+  // A replay after processing still answers the first intake.
+  CHECK(json_string(stack.post_request(body, "newsroom-42").body, "intake_id") == json_string(first.body, "intake_id"));
+  auto db = stack.database();
+  CHECK(count_rows(db, "SELECT count(*) FROM cases") == 2);
+}
+
+TEST_CASE("the case list filters, pages and validates its parameters") {
+  test_stack stack("listing");
+  stack.start("serve");
+  stack.start("worker");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(json_string(stack.post_request(request_json("C", "n" + std::to_string(i))).body, "intake_id"));
+  auto admin = stack.admin();
+  for (auto& id : ids) REQUIRE(json_string(stack.wait_for_intake(admin, id), "status") == "processed");
+  auto page = admin.get("/api/v1/cases?limit=2");
+  REQUIRE(page.status == 200);
+  CHECK(page.body.find("\"total\":5") != std::string::npos);
+  auto first_ref = page.body.substr(page.body.find("MD-"), 14);
+  auto second_ref = page.body.substr(page.body.find("MD-", page.body.find("MD-") + 14), 14);
+  auto next = admin.get("/api/v1/cases?limit=2&before=" + second_ref);
+  CHECK(next.body.find(first_ref) == std::string::npos);
+  CHECK(next.body.find(second_ref) == std::string::npos);
+  CHECK(next.body.find("\"total\":5") != std::string::npos);
+  CHECK(admin.get("/api/v1/cases?status=new").body.find("\"total\":5") != std::string::npos);
+  CHECK(admin.get("/api/v1/cases?status=fulfilled").body.find("\"total\":0") != std::string::npos);
+  for (auto bad : {"limit=0", "limit=5001", "limit=ten", "status=closed", "before=yesterday"}) {
+    auto r = admin.get(std::string("/api/v1/cases?") + bad);
+    CHECK(r.status == 400);
+    CHECK(json_string(r.body, "field") == std::string(bad).substr(0, std::string(bad).find('=')));
+  }
+}
+
+TEST_CASE("staff endpoints need a session, the right password and a CSRF token") {
+  test_stack stack("auth");
+  stack.start("serve");
+  auto anonymous = stack.client();
+  CHECK(anonymous.get("/api/v1/cases").status == 401);
+  CHECK(anonymous.get("/api/v1/cases/MD-2026-000001").status == 401);
+  CHECK(anonymous.get("/api/v1/intake/01M8FE6KBRM7GSWF313SZ85AYQ").status == 401);
+  auto wrong = stack.client();
+  CHECK(wrong.log_in(test_stack::admin_email, "wrong-password").status == 401);
+  CHECK(wrong.log_in("nobody@example.org", "whatever").status == 401);
+  CHECK(wrong.get("/api/v1/cases").status == 401);
+
+  auto admin = stack.admin();
+  CHECK(admin.get("/api/v1/session").status == 200);
+  auto raw = stack.client();
+  auto login = raw.request("POST", "/api/v1/login",
+                           fmt::format(R"({{"email":"{}","password":"{}"}})", test_stack::admin_email,
+                                       test_stack::admin_password));
+  REQUIRE(login.status == 200);
+  auto cookie = login.header("set-cookie");
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+  CHECK(cookie.find("SameSite=Strict") != std::string::npos);
+  auto session_cookie = "Cookie: " + cookie.substr(0, cookie.find(';'));
+  auto naked = stack.client();
+  CHECK(naked.request("POST", "/api/v1/logout", "", {session_cookie}).status == 403);
+  CHECK(naked.request("GET", "/api/v1/cases", "", {session_cookie}).status == 200);
+  CHECK(naked.request("POST", "/api/v1/logout", "", {session_cookie, "X-CSRF-Token: " + json_string(login.body, "csrf")})
+            .status == 200);
+  CHECK(naked.request("GET", "/api/v1/cases", "", {session_cookie}).status == 401);  // logged out
+}
+
+TEST_CASE("health, readiness, metrics and the dashboard page") {
+  test_stack stack("ops");
+  stack.start("serve");
+  auto c = stack.client();
+  CHECK(c.get("/healthz").status == 200);
+  auto ready = c.get("/readyz");
+  CHECK(ready.status == 200);
+  CHECK(json_string(ready.body, "postgresql") == "ok");
+  stack.post_request(request_json("D", "metrics"));
+  auto metrics = c.get("/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("mediadesk_http_requests_total{route=\"/api/v1/requests\",method=\"POST\",status=\"202\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.body.find("mediadesk_intake_stream_length 1") != std::string::npos);
+  CHECK(metrics.body.find("mediadesk_intake_ack_seconds_count 1") != std::string::npos);
+  auto page = c.get("/");
+  CHECK(page.status == 200);
+  CHECK(page.header("content-security-policy").find("frame-ancestors 'none'") != std::string::npos);
+  CHECK(page.header("x-content-type-options") == "nosniff");
+  CHECK(c.get("/static/app.js").status == 200);
+  CHECK(c.get("/static/../CMakeLists.txt").status == 404);
+  CHECK(c.get("/nowhere").status == 404);
+  CHECK(c.request("DELETE", "/healthz").status == 405);
+}

@@ -1,0 +1,110 @@
+// Integration test support: real PostgreSQL and Redis started for the test binary (one
+// PostgreSQL cluster, a database per test; a Redis per test so that tests may stop it), the real
+// mediadesk binary run as serve/worker processes, and a small libcurl HTTP client.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/keyring.hpp"
+#include "crypto/primitives.hpp"
+#include "intake/webhook.hpp"
+#include "queue/redis_connection.hpp"
+#include "server/embedded_services.hpp"
+#include "store/pg.hpp"
+
+namespace md::test {
+
+// The cluster shared by every test in this binary (started on first use, stopped at exit).
+server::embedded_postgres& shared_postgres();
+std::filesystem::path test_home();  // a fresh folder for this binary's run
+
+struct http_result {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string header(const std::string& name) const;
+};
+
+class http_client {
+ public:
+  explicit http_client(std::string base_url) : base_url_(std::move(base_url)) {}
+  http_result request(const std::string& method, const std::string& path, const std::string& body = {},
+                      const std::vector<std::string>& headers = {});
+  http_result get(const std::string& path) { return request("GET", path); }
+  // Keeps cookies across calls; log_in stores the CSRF token for later state-changing calls.
+  http_result log_in(const std::string& email, const std::string& password);
+  const std::string& csrf() const { return csrf_; }
+
+ private:
+  std::string base_url_;
+  std::string cookie_;
+  std::string csrf_;
+};
+
+// Everything one test needs: its database, its Redis, keys and secrets, and the processes.
+class test_stack {
+ public:
+  explicit test_stack(const std::string& name);
+  ~test_stack();
+
+  // Environment for mediadesk processes (and extra variables for this one).
+  std::map<std::string, std::string> environment(const std::map<std::string, std::string>& extra = {}) const;
+  // Starts `mediadesk <role>`; waits for /healthz when role is serve. Returns its index.
+  int start(const std::string& role, const std::map<std::string, std::string>& extra = {});
+  void kill(int index, int signal);
+  int wait_exit(int index, std::chrono::milliseconds timeout);  // exit status, or -1 on timeout
+  bool running(int index);
+  // Waits until the process's log contains text (e.g. "started").
+  bool wait_for_log(int index, const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  http_client client() const { return http_client(base_url()); }
+  // A client logged in as the seeded admin.
+  http_client admin();
+
+  // Signs and posts a webhook request.
+  http_result post_request(const std::string& json, const std::string& idempotency_key = {},
+                           std::optional<std::int64_t> signed_at = std::nullopt);
+  // Waits until the intake is processed or failed (needs a worker) and returns its status JSON.
+  std::string wait_for_intake(http_client& admin, const std::string& intake_id,
+                              std::chrono::seconds timeout = std::chrono::seconds(30));
+
+  store::pg_connection database() const;
+  queue::redis_connection redis() const;
+  server::embedded_redis& redis_server() { return *redis_; }
+  const crypto::keyring& keys() const { return *keys_; }
+  const std::string& webhook_secret() const { return webhook_secret_; }
+  std::filesystem::path log_file(int index) const;
+  std::filesystem::path home() const { return home_; }
+  std::string database_url() const { return database_url_; }
+
+  static constexpr const char* admin_email = "admin@example.org";
+  static constexpr const char* admin_password = "test-admin-password";
+
+ private:
+  std::filesystem::path home_;
+  std::string database_url_;
+  std::unique_ptr<server::embedded_redis> redis_;
+  std::string master_key_text_, webhook_secret_;
+  std::unique_ptr<crypto::keyring> keys_;
+  int http_port_ = 0;
+  struct process {
+    pid_t pid;
+    std::string role;
+    std::filesystem::path log;
+  };
+  std::vector<process> processes_;
+};
+
+// Polls predicate every 50 ms until it holds or the timeout passes.
+bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout);
+
+std::string json_string(const std::string& json, const std::string& key);  // top-level string field
+std::int64_t count_rows(store::pg_connection& c, const std::string& sql);
+
+}  // namespace md::test
