@@ -13,7 +13,7 @@ mediadesk_packages=(
   # servers the demo and the tests start privately
   postgresql-15 postgresql-client-15 redis-server redis-tools
   # test and benchmark clients
-  curl wrk python3 procps util-linux
+  curl wrk openssl python3 procps util-linux passwd
 )
 
 install_missing_packages() {

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Quick start, command 2: set up everything and run the whole test suite. The integration tests
 # start their own PostgreSQL and Redis on free loopback ports and stop them afterwards.
+# Then the same suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (MEDIADESK_SANITIZERS=0 skips that pass). Extra arguments go to ctest.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
 build_dir="${MEDIADESK_BUILD_DIR:-$here/build}"
-cd "$build_dir"
-ctest --output-on-failure --timeout 600 -j 2 "$@"
+(cd "$build_dir" && ctest --output-on-failure --timeout 600 -j 2 "$@")
+
+if [[ "${MEDIADESK_SANITIZERS:-1}" != 0 ]]; then
+  echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer =="
+  MEDIADESK_BUILD_DIR="$build_dir-sanitize" MEDIADESK_BUILD_TYPE=Debug MEDIADESK_CMAKE_ARGS="-DMEDIADESK_SANITIZE=ON" \
+    "$here/scripts/setup.sh"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  (cd "$build_dir-sanitize" && ctest --output-on-failure --timeout 900 -j 2 "$@")
+fi

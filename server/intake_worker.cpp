@@ -14,6 +14,7 @@
 #include "queue/intake_consumer.hpp"
 #include "routing/triage.hpp"
 #include "store/case_store.hpp"
+#include "store/user_store.hpp"
 
 namespace md::server {
 namespace {
@@ -33,7 +34,7 @@ bool fault(std::string_view point) {
 
 struct prepared_batch {
   std::vector<store::new_case> cases;
-  std::vector<std::string> entry_ids;  // the stream entries behind cases, in the same order
+  std::vector<queue::delivered_intake> entries;  // the stream entries behind cases, in the same order
   struct failure {
     queue::delivered_intake entry;
     std::string reason;
@@ -75,7 +76,7 @@ prepared_batch prepare(const crypto::keyring& keys, std::vector<queue::delivered
     c.journalist_email = v.request.journalist.email;
     c.triage = routing::triage_request(v.request, now_time);
     out.cases.push_back(std::move(c));
-    out.entry_ids.push_back(entry.entry_id);
+    out.entries.push_back(std::move(entry));
   }
   return out;
 }
@@ -99,24 +100,54 @@ void intake_worker::run(const std::atomic<bool>& stop) {
   auto last_reclaim = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto reclaim_every = std::chrono::milliseconds(std::max<std::int64_t>(config_.worker.reclaim_idle_ms / 2, 100));
   std::chrono::milliseconds backoff{100};
+  auto last_housekeeping = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  store::session_timeouts timeouts{std::chrono::minutes(config_.session.idle_timeout_minutes),
+                                   std::chrono::hours(config_.session.absolute_timeout_hours)};
 
-  // Stores a prepared batch, retrying while PostgreSQL is unavailable. Returns false if asked
-  // to stop first (the entries stay pending and are redelivered).
+  auto store_cases = [&](std::span<const store::new_case> cases) {
+    auto refs = database_.with([&](store::pg_connection& c) {
+      return c.transaction([&](store::pg_connection& tx) { return store::store_new_cases(tx, keys_, cases); });
+    });
+    auto done = now();
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      if (!refs[i]) continue;
+      ++metrics_.cases_created;
+      metrics_.intake_to_case_seconds.observe(
+          std::chrono::duration<double>(done - from_unix_ms(cases[i].received_unix_ms)).count());
+      spdlog::info("intake {} became case {}", cases[i].intake_id, *refs[i]);
+    }
+  };
+
+  // Stores a prepared batch, retrying while PostgreSQL is unavailable. If the batch fails for
+  // another reason, stores case by case so that one bad case does not hold up the others; the
+  // cases that still fail move to p.failures. Returns false if asked to stop first (the entries
+  // stay pending and are redelivered).
   auto commit = [&](prepared_batch& p) -> bool {
     if (p.cases.empty()) return true;
     std::chrono::milliseconds wait{100};
     for (;;) {
       try {
-        auto refs = database_.with([&](store::pg_connection& c) {
-          return c.transaction([&](store::pg_connection& tx) { return store::store_new_cases(tx, keys_, p.cases); });
-        });
-        auto done = now();
-        for (std::size_t i = 0; i < refs.size(); ++i) {
-          if (!refs[i]) continue;
-          ++metrics_.cases_created;
-          metrics_.intake_to_case_seconds.observe(
-              std::chrono::duration<double>(done - from_unix_ms(p.cases[i].received_unix_ms)).count());
-          spdlog::info("intake {} became case {}", p.cases[i].intake_id, *refs[i]);
+        try {
+          store_cases(p.cases);
+        } catch (const unavailable_error&) {
+          throw;
+        } catch (const std::exception& e) {
+          spdlog::error("storing a batch of {} failed ({}); storing one by one", p.cases.size(), e.what());
+          prepared_batch kept;
+          for (std::size_t i = 0; i < p.cases.size(); ++i) {
+            try {
+              store_cases(std::span<const store::new_case>(&p.cases[i], 1));
+              kept.cases.push_back(std::move(p.cases[i]));
+              kept.entries.push_back(std::move(p.entries[i]));
+            } catch (const unavailable_error&) {
+              throw;
+            } catch (const std::exception& single) {
+              spdlog::error("intake {} cannot be stored: {}", p.cases[i].intake_id, single.what());
+              p.failures.push_back({std::move(p.entries[i]), "could not be stored in PostgreSQL"});
+            }
+          }
+          p.cases = std::move(kept.cases);
+          p.entries = std::move(kept.entries);
         }
         return true;
       } catch (const unavailable_error& e) {
@@ -148,7 +179,9 @@ void intake_worker::run(const std::atomic<bool>& stop) {
       spdlog::critical("fault injection: exiting after commit, before acknowledging");
       std::_Exit(86);
     }
-    consumer.acknowledge(p.entry_ids);
+    std::vector<std::string> entry_ids;
+    for (auto& e : p.entries) entry_ids.push_back(e.entry_id);
+    consumer.acknowledge(entry_ids);
     for (auto& f : p.failures) dead_letter(f.entry, f.reason);
     if (!p.cases.empty()) {
       // Tell dashboards (SSE, any serve process) that cases changed; losing this is harmless.
@@ -181,10 +214,22 @@ void intake_worker::run(const std::atomic<bool>& stop) {
         }
       }
       process(consumer.read_new());
+      if (std::chrono::steady_clock::now() - last_housekeeping >= std::chrono::minutes(10)) {
+        last_housekeeping = std::chrono::steady_clock::now();
+        auto purged = database_.with([&](store::pg_connection& c) { return store::purge_expired_sessions(c, timeouts); });
+        if (purged > 0) spdlog::info("purged {} expired session(s)", purged);
+      }
       backoff = std::chrono::milliseconds(100);
     } catch (const unavailable_error& e) {
       spdlog::warn("worker waiting for Redis/PostgreSQL ({} ms): {}", backoff.count(), e.what());
       own_pending_done = false;  // after reconnecting, finish what was delivered to us first
+      pause(stop, backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    } catch (const std::exception& e) {
+      // A bug or an unexpected reply: never end the thread (and the process with it). The
+      // entries stay pending; reclaim and max_deliveries dead-letter them if this repeats.
+      spdlog::error("worker error ({} ms pause): {}", backoff.count(), e.what());
+      own_pending_done = false;
       pause(stop, backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"MediaDesk: a rapid-response media request desk"};
   app.require_subcommand(1);
+  app.fallthrough();  // `mediadesk demo --config FILE` works as well as `mediadesk --config FILE demo`
   std::string config_flag;
   app.add_option("--config", config_flag, "TOML configuration file (default: $MEDIADESK_CONFIG, "
                                           "./config/mediadesk.toml, /etc/mediadesk/mediadesk.toml)");
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
   try {
     if (*demo) {
       demo_options.home = demo_home;
-      if (!config_flag.empty()) demo_options.config_file = config_flag;
+      demo_options.config_file = choose_config_file(config_flag);
       return server::run_demo(demo_options);
     }
     if (*keys_generate) {
@@ -129,6 +130,11 @@ int main(int argc, char** argv) {
     auto config = load_config(config_flag);
     if (!config) return exit_config_error;
     if (*config_check) {
+      server::load_keyring(*config);  // throws naming the setting if the master key is missing or malformed
+      if (config->webhook.secret.empty()) {
+        std::cerr << "configuration: webhook.secret is not set (serve needs it)\n";
+        return exit_config_error;
+      }
       std::cout << "configuration OK\n";
       return 0;
     }

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include "core/errors.hpp"
 #include "server/intake_worker.hpp"
+#include "store/migrations.hpp"
 
 namespace md::server {
 
@@ -44,6 +46,17 @@ service_host::service_host(const settings& config, roles r) : config_(config), r
 service_host::~service_host() { shutdown(); }
 
 void service_host::start() {
+  // Refuse to run against an unmigrated database or with the wrong master key; if PostgreSQL
+  // is not reachable yet, start anyway (readyz says so, workers retry).
+  try {
+    database_->with([&](store::pg_connection& c) {
+      if (!store::schema_is_current(c))
+        throw std::runtime_error("the database schema is not current: run `mediadesk migrate` first");
+      store::verify_master_key(c, *keys_);
+    });
+  } catch (const unavailable_error& e) {
+    spdlog::warn("cannot check the database at start ({}); going on", e.what());
+  }
   if (roles_.serve) {
     http_limits limits;
     limits.header_limit = static_cast<std::size_t>(config_.http.header_limit_bytes);

@@ -109,8 +109,9 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
     if (!ok) {
       try {
         app.redis.with([&](queue::redis_connection& c) {
+          // A fixed 15-minute window from the first failure (EXPIRE on every failure would slide).
+          c.command({"SET", limiter_key, "0", "EX", "900", "NX"});
           c.command({"INCR", limiter_key});
-          c.command({"EXPIRE", limiter_key, "900"});
         });
       } catch (const unavailable_error&) {
       }

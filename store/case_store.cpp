@@ -14,7 +14,8 @@ namespace {
 constexpr std::string_view insert_intake_sql = R"sql(
 INSERT INTO intakes (id, source, received_at, status, deliveries)
 VALUES ($1, $2, to_timestamp($3::bigint / 1000.0), 'processed', $4)
-ON CONFLICT (id) DO NOTHING)sql";
+ON CONFLICT (id) DO UPDATE SET status = 'processed', error = NULL, deliveries = excluded.deliveries
+WHERE intakes.status = 'failed')sql";  // a dead letter put back in the stream is processed again
 
 constexpr std::string_view allocate_refs_sql = R"sql(
 INSERT INTO case_ref_counters AS c (year, last_number)

@@ -38,6 +38,21 @@ bool schema_is_current(pg_connection& c) {
   return r.get_int(0, 0) >= latest_migration_version();
 }
 
+void verify_master_key(pg_connection& c, const crypto::keyring& keys) {
+  constexpr std::string_view known = "mediadesk key check";
+  auto key_id = static_cast<std::int64_t>(keys.current_key_id());
+  auto binding = fmt::format("key_checks.sealed:{}", key_id);
+  c.exec("INSERT INTO key_checks (key_id, sealed) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING",
+         {number(key_id), bytes(keys.seal(known, binding))});
+  auto rows = c.exec("SELECT key_id, sealed FROM key_checks");
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto id = rows.get_int(i, 0);
+    if (keys.open(rows.get_bytes(i, 1), fmt::format("key_checks.sealed:{}", id)) != known)
+      throw std::runtime_error(fmt::format(
+          "the master key does not match this database (key id {} does not open): check keys.master_key", id));
+  }
+}
+
 std::vector<std::string> migrate(pg_connection& c) {
   std::vector<std::string> applied;
   c.exec("SELECT pg_advisory_lock($1)", {number(migration_lock_key)});

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/keyring.hpp"
 #include "store/pg.hpp"
 
 namespace md::store {
@@ -13,5 +14,9 @@ std::vector<std::string> migrate(pg_connection& c);
 // The highest version in the binary, and whether the database has it.
 int latest_migration_version();
 bool schema_is_current(pg_connection& c);
+
+// Checks the master key against the database: the first start records a sealed known value
+// for the current key id; later starts must open it. Throws std::runtime_error on a mismatch.
+void verify_master_key(pg_connection& c, const crypto::keyring& keys);
 
 }  // namespace md::store

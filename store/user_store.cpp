@@ -30,6 +30,8 @@ INSERT INTO users (email_index, email_sealed, password_hash, role) VALUES ($1, $
 ON CONFLICT (email_index) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role
 RETURNING id)sql",
                   {bytes(index), bytes(sealed), text(password_hash), text(role)});
+  // A new password or role ends the user's existing sessions.
+  c.exec("DELETE FROM sessions WHERE user_id = $1", {text(r.get(0, 0))});
   return r.get_int(0, 0);
 }
 

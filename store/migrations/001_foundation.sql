@@ -79,3 +79,11 @@ BEGIN
 END $$;
 CREATE TRIGGER case_events_no_update BEFORE UPDATE OR DELETE ON case_events
   FOR EACH ROW EXECUTE FUNCTION case_events_append_only();
+
+-- One sealed known value per key id: a process started with the wrong master key notices at
+-- start instead of failing every intake it reads.
+CREATE TABLE key_checks (
+  key_id      integer PRIMARY KEY,
+  sealed      bytea NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);

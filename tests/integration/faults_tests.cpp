@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <map>
+
 #include "support/test_env.hpp"
 
 using namespace md;
@@ -108,6 +110,27 @@ TEST_CASE("entries that can never succeed, or failed too often, go to the dead-l
   CHECK(count_rows(db, "SELECT count(*) FROM cases") == 0);
   auto metrics = stack.client().get("/metrics");
   CHECK(metrics.body.find("mediadesk_intake_dead_letters 2") != std::string::npos);
+
+  // An operator puts the good one back (docs/OPERATIONS.md): it is processed this time.
+  auto dead = stack.redis().command({"XRANGE", "md:intake:dead", "-", "+"});
+  for (std::size_t i = 0; i < dead->elements; ++i) {
+    auto fields = dead->element[i]->element[1];
+    std::map<std::string, std::string> f;
+    for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
+      f[std::string(queue::text_of(fields->element[k]))] = std::string(queue::text_of(fields->element[k + 1]));
+    if (f["id"] == good)
+      stack.redis().command({"XADD", "md:intake", "*", "id", f["id"], "src", f["src"], "at", f["at"], "p", f["p"]});
+  }
+  CHECK(eventually([&] { return json_string(admin.get("/api/v1/intake/" + good).body, "status") == "processed"; }, 15s));
+  CHECK(count_rows(db, "SELECT count(*) FROM cases") == 1);
+}
+
+TEST_CASE("a process started with another master key refuses to run") {
+  test_stack stack("wrong_key");
+  stack.start("serve");  // records the key check for the right key
+  auto wrong = stack.start("worker", {{"MEDIADESK_MASTER_KEY", crypto::keyring::generate_master_key_text()}});
+  CHECK(stack.wait_exit(wrong, 20s) == 1);
+  CHECK(stack.wait_for_log(wrong, "master key does not match", 1s));
 }
 
 TEST_CASE("serve and worker stop gracefully on SIGTERM") {

@@ -30,11 +30,13 @@ fs::path test_home() {
     fs::path root(MEDIADESK_TEST_HOME);
     fs::create_directories(root);
     // Folders of earlier runs whose process is gone are removed (kept while a run is live).
-    for (auto& entry : fs::directory_iterator(root)) {
+    std::error_code iteration_error;
+    for (auto& entry : fs::directory_iterator(root, iteration_error)) {
       auto name = entry.path().filename().string();
       if (!name.starts_with("run-")) continue;
       auto pid = std::atoi(name.c_str() + 4);
-      if (pid > 0 && ::kill(pid, 0) != 0) fs::remove_all(entry.path());
+      std::error_code ignored;  // another test binary may be removing it at the same time
+      if (pid > 0 && ::kill(pid, 0) != 0) fs::remove_all(entry.path(), ignored);
     }
     auto dir = root / fmt::format("run-{}", ::getpid());
     fs::remove_all(dir);
