@@ -50,7 +50,9 @@ class intake_producer {
     std::function<void(append_outcome)> done;
   };
   void run_connection();
-  void append_batch(redis_connection& connection, std::vector<job>& batch);
+  void append_batch(redis_connection& connection, std::string& script_sha, std::vector<job>& batch,
+                    bool retrying = false);
+  static std::string load_script(redis_connection& connection);
 
   redis_endpoint endpoint_;
   std::chrono::milliseconds timeout_;

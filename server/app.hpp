@@ -8,6 +8,7 @@
 #include "queue/intake_producer.hpp"
 #include "queue/keys.hpp"
 #include "queue/shared_redis.hpp"
+#include "server/completion_batcher.hpp"
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
 #include "store/pg.hpp"
@@ -24,6 +25,7 @@ struct app_context {
   queue::redis_keys redis_keys;
   asio::thread_pool& blocking;  // libpq and hiredis calls run here, never on the I/O threads
   metrics_registry& metrics;
+  completion_batcher& completions;  // producer answers back to the I/O threads
 
   store::session_timeouts session_timeouts() const {
     return {std::chrono::minutes(config.session.idle_timeout_minutes),

@@ -1,6 +1,7 @@
 // The webhook door: POST /api/v1/requests. Checks the signature, validates the body, seals it,
 // and answers 202 only once Redis has acknowledged the append (group-committed by the producer).
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
@@ -13,14 +14,15 @@ namespace {
 
 // Hands the append to the producer threads and resumes the awaiting coroutine with the outcome.
 // A plain function taking the request by reference (see the GCC 12 rules in net.hpp).
-awaitable<queue::append_outcome> async_append(queue::intake_producer& producer, queue::append_request&& request) {
+awaitable<queue::append_outcome> async_append(app_context& app, queue::append_request&& request) {
   return asio::async_initiate<const asio::use_awaitable_t<>, void(queue::append_outcome)>(
-      [&producer](auto handler, queue::append_request request) {
-        auto executor =
-            asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+      [&app](auto handler, queue::append_request request) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        producer.submit(std::move(request), [shared, executor](queue::append_outcome outcome) mutable {
-          asio::post(executor, [shared, outcome = std::move(outcome)]() mutable { (*shared)(std::move(outcome)); });
+        app.producer.submit(std::move(request), [&app, shared](queue::append_outcome outcome) mutable {
+          app.completions.add([shared, outcome = std::move(outcome)]() mutable {
+            auto executor = asio::get_associated_executor(*shared);
+            asio::dispatch(executor, [shared, outcome = std::move(outcome)]() mutable { (*shared)(std::move(outcome)); });
+          });
         });
       },
       asio::use_awaitable, std::move(request));
@@ -43,7 +45,7 @@ awaitable<http_response> handle_webhook(app_context& app, request_context& ctx) 
   auto record = intake::make_intake_record(app.keys, intake::intake_source::webhook, request.body(),
                                            to_unix_ms(received));
   queue::append_request append{std::move(record), std::move(idempotency_key)};
-  auto outcome = co_await async_append(app.producer, std::move(append));
+  auto outcome = co_await async_append(app, std::move(append));
   app.metrics.intake_ack_seconds.observe(std::chrono::duration<double>(now() - received).count());
   if (outcome.result == queue::append_outcome::status::unavailable) {
     ++app.metrics.intakes_unavailable;

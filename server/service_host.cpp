@@ -38,7 +38,7 @@ service_host::service_host(const settings& config, roles r) : config_(config), r
     blocking_ = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(config.database.pool_size));
     app_ = std::make_unique<app_context>(app_context{config, *keys_, *producer_, *database_, *redis_,
                                                      queue::redis_keys{config.redis.key_prefix}, *blocking_,
-                                                     metrics_});
+                                                     metrics_, completions_});
     add_all_routes(routes_, *app_);
   }
 }

@@ -49,6 +49,7 @@ class service_host {
   std::unique_ptr<app_context> app_;
   router routes_;
   asio::io_context io_;
+  completion_batcher completions_{io_};
   std::unique_ptr<http_server> server_;
   std::vector<std::thread> io_threads_, worker_threads_;
   std::atomic<bool> stop_workers_{false};
