@@ -8,6 +8,7 @@ install_missing_packages
 
 build_dir="${MEDIADESK_BUILD_DIR:-$here/build}"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$here}"  # cache hits across clones in other folders
 jobs="$(nproc)"
 cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${MEDIADESK_BUILD_TYPE:-RelWithDebInfo}" \
   ${MEDIADESK_CMAKE_ARGS:-} >/dev/null

@@ -1,6 +1,6 @@
 // MediaDesk dashboard (foundation): log in, list cases. All request text is rendered as text
 // (textContent), never as HTML. The CSRF token comes from the log-in or /api/v1/session.
-const state = { csrf: null };
+const state = { csrf: null, refresh: null };
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options = {}) {
@@ -43,6 +43,7 @@ async function loadCases() {
   $('case-total').textContent = `(${body.total})`;
   $('queue-empty').hidden = body.total !== 0;
   show('queue');
+  state.refresh ??= setInterval(loadCases, 10000);
 }
 
 $('login-form').addEventListener('submit', async (event) => {
@@ -60,6 +61,8 @@ $('login-form').addEventListener('submit', async (event) => {
 
 $('logout').addEventListener('click', async () => {
   await api('/api/v1/logout', { method: 'POST' });
+  clearInterval(state.refresh);
+  state.refresh = null;
   state.csrf = null;
   show('login');
 });
@@ -69,5 +72,4 @@ $('logout').addEventListener('click', async () => {
   if (!ok) return show('login');
   state.csrf = body.csrf;
   await loadCases();
-  setInterval(loadCases, 10000);
 })();
