@@ -187,19 +187,17 @@ std::map<std::string, std::string> test_stack::environment(const std::map<std::s
   return env;
 }
 
-int test_stack::start(const std::string& role, const std::map<std::string, std::string>& extra) {
-  auto env = environment(extra);
+pid_t spawn_mediadesk(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                      const fs::path& log) {
   std::vector<std::string> env_strings;
   for (auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
+  for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  auto log = home_ / fmt::format("{}-{}.log", role, processes_.size());
-  std::string binary = MEDIADESK_BINARY;
-  // --config /dev/null: the defaults and the environment only, whatever the working folder holds.
-  std::vector<std::string> args{binary, "--config", "/dev/null", role};
+  std::vector<std::string> all{MEDIADESK_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
+  for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
@@ -215,6 +213,23 @@ int test_stack::start(const std::string& role, const std::map<std::string, std::
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+int wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
+int test_stack::start(const std::string& role, const std::map<std::string, std::string>& extra) {
+  auto log = home_ / fmt::format("{}-{}.log", role, processes_.size());
+  // --config /dev/null: the defaults and the environment only, whatever the working folder holds.
+  pid_t pid = spawn_mediadesk({"--config", "/dev/null", role}, environment(extra), log);
   processes_.push_back({pid, role, log});
   int index = static_cast<int>(processes_.size() - 1);
   if (role == "serve") {
@@ -232,16 +247,9 @@ void test_stack::kill(int index, int signal) {
 int test_stack::wait_exit(int index, std::chrono::milliseconds timeout) {
   auto& p = processes_[index];
   if (p.pid <= 0) return 0;
-  auto until = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    if (::waitpid(p.pid, &status, WNOHANG) == p.pid) {
-      p.pid = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return -1;
+  int status = wait_for_exit(p.pid, timeout);
+  if (status != -1) p.pid = -1;
+  return status;
 }
 
 bool test_stack::running(int index) {
