@@ -5,11 +5,10 @@
 
 #include "config/settings.hpp"
 #include "crypto/keyring.hpp"
-#include "queue/intake_producer.hpp"
 #include "queue/keys.hpp"
 #include "queue/shared_redis.hpp"
-#include "server/completion_batcher.hpp"
 #include "server/http_server.hpp"
+#include "server/redis_appender.hpp"
 #include "server/metrics.hpp"
 #include "store/pg.hpp"
 #include "store/user_store.hpp"
@@ -19,13 +18,12 @@ namespace md::server {
 struct app_context {
   const settings& config;
   const crypto::keyring& keys;
-  queue::intake_producer& producer;
+  redis_appender& appender;
   store::pg_pool& database;
   queue::shared_redis& redis;
   queue::redis_keys redis_keys;
   asio::thread_pool& blocking;  // libpq and hiredis calls run here, never on the I/O threads
   metrics_registry& metrics;
-  completion_batcher& completions;  // producer answers back to the I/O threads
 
   store::session_timeouts session_timeouts() const {
     return {std::chrono::minutes(config.session.idle_timeout_minutes),

@@ -94,7 +94,7 @@ void seed_demo_requests(service_host& host, const fs::path& marker) {
     auto record = intake::make_intake_record(host.keys(), intake::intake_source::webhook, requests[i],
                                              to_unix_ms(now()));
     // Idempotency keys make a re-run after a crash mid-seed harmless.
-    host.producer().submit({std::move(record), fmt::format("demo-seed-{}", i + 1)},
+    host.appender().submit({std::move(record), fmt::format("demo-seed-{}", i + 1)},
                            [promise](queue::append_outcome o) { promise->set_value(std::move(o)); });
   }
   for (auto& f : pending)

@@ -12,17 +12,15 @@
 namespace md::server {
 namespace {
 
-// Hands the append to the producer threads and resumes the awaiting coroutine with the outcome.
+// Hands the append to the Redis appender and resumes the awaiting coroutine with the outcome.
 // A plain function taking the request by reference (see the GCC 12 rules in net.hpp).
 awaitable<queue::append_outcome> async_append(app_context& app, queue::append_request&& request) {
   return asio::async_initiate<const asio::use_awaitable_t<>, void(queue::append_outcome)>(
       [&app](auto handler, queue::append_request request) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        app.producer.submit(std::move(request), [&app, shared](queue::append_outcome outcome) mutable {
-          app.completions.add([shared, outcome = std::move(outcome)]() mutable {
-            auto executor = asio::get_associated_executor(*shared);
-            asio::dispatch(executor, [shared, outcome = std::move(outcome)]() mutable { (*shared)(std::move(outcome)); });
-          });
+        app.appender.submit(std::move(request), [shared](queue::append_outcome outcome) mutable {
+          auto executor = asio::get_associated_executor(*shared);
+          asio::dispatch(executor, [shared, outcome = std::move(outcome)]() mutable { (*shared)(std::move(outcome)); });
         });
       },
       asio::use_awaitable, std::move(request));

@@ -30,15 +30,15 @@ service_host::service_host(const settings& config, roles r) : config_(config), r
       store::pg_options{config.database.url, std::chrono::seconds(config.database.connect_timeout_s),
                         std::chrono::milliseconds(config.database.statement_timeout_ms)},
       pool_size);
-  producer_ = std::make_unique<queue::intake_producer>(config.redis,
-                                                       std::chrono::seconds(config.webhook.idempotency_ttl_s));
   if (r.serve) {
+    appender_ = std::make_unique<redis_appender>(io_, config.redis,
+                                                 std::chrono::seconds(config.webhook.idempotency_ttl_s));
     redis_ = std::make_unique<queue::shared_redis>(queue::parse_redis_url(config.redis.url),
                                                    std::chrono::milliseconds(config.redis.timeout_ms));
     blocking_ = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(config.database.pool_size));
-    app_ = std::make_unique<app_context>(app_context{config, *keys_, *producer_, *database_, *redis_,
+    app_ = std::make_unique<app_context>(app_context{config, *keys_, *appender_, *database_, *redis_,
                                                      queue::redis_keys{config.redis.key_prefix}, *blocking_,
-                                                     metrics_, completions_});
+                                                     metrics_});
     add_all_routes(routes_, *app_);
   }
 }
@@ -96,7 +96,7 @@ void service_host::shutdown() {
     while (server_->open_connections() > 0 && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (producer_) producer_->stop();  // answers everything still waiting
+  if (appender_) appender_->stop();  // answers anything still waiting
   io_.stop();
   for (auto& t : io_threads_) t.join();
   io_threads_.clear();

@@ -10,11 +10,11 @@
 
 #include "config/settings.hpp"
 #include "crypto/keyring.hpp"
-#include "queue/intake_producer.hpp"
 #include "queue/shared_redis.hpp"
 #include "server/app.hpp"
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
+#include "server/redis_appender.hpp"
 #include "store/pg.hpp"
 
 namespace md::server {
@@ -33,7 +33,7 @@ class service_host {
   void start();  // binds the HTTP port (throws if it cannot)
   void shutdown();
   std::optional<tcp::endpoint> http_endpoint() const;
-  queue::intake_producer& producer() { return *producer_; }
+  redis_appender& appender() { return *appender_; }  // serve role only
   store::pg_pool& database() { return *database_; }
   const crypto::keyring& keys() const { return *keys_; }
 
@@ -43,13 +43,12 @@ class service_host {
   std::unique_ptr<crypto::keyring> keys_;
   metrics_registry metrics_;
   std::unique_ptr<store::pg_pool> database_;
-  std::unique_ptr<queue::intake_producer> producer_;
   std::unique_ptr<queue::shared_redis> redis_;
   std::unique_ptr<asio::thread_pool> blocking_;
   std::unique_ptr<app_context> app_;
   router routes_;
   asio::io_context io_;
-  completion_batcher completions_{io_};
+  std::unique_ptr<redis_appender> appender_;
   std::unique_ptr<http_server> server_;
   std::vector<std::thread> io_threads_, worker_threads_;
   std::atomic<bool> stop_workers_{false};
