@@ -49,8 +49,6 @@ std::vector<setting_entry> setting_table(settings& s) {
        100, 3'600'000},
       {"redis.url", "MEDIADESK_REDIS_URL", &s.redis.url},
       {"redis.timeout_ms", "MEDIADESK_REDIS_TIMEOUT_MS", &s.redis.timeout_ms, 50, 60'000},
-      {"redis.producer_connections", "MEDIADESK_REDIS_PRODUCER_CONNECTIONS", &s.redis.producer_connections, 1, 64},
-      {"redis.producer_max_batch", "MEDIADESK_REDIS_PRODUCER_MAX_BATCH", &s.redis.producer_max_batch, 1, 100'000},
       {"redis.key_prefix", "MEDIADESK_REDIS_KEY_PREFIX", &s.redis.key_prefix},
       {"worker.threads", "MEDIADESK_WORKER_THREADS", &s.worker.threads, 1, 64},
       {"worker.batch_size", "MEDIADESK_WORKER_BATCH_SIZE", &s.worker.batch_size, 1, 10'000},

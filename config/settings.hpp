@@ -42,8 +42,6 @@ struct database_settings {
 struct redis_settings {
   std::string url = "redis://127.0.0.1:6379/0";
   std::int64_t timeout_ms = 2'000;
-  std::int64_t producer_connections = 2;
-  std::int64_t producer_max_batch = 512;
   std::string key_prefix = "md:";
 };
 

@@ -1,5 +1,5 @@
 // The webhook door: POST /api/v1/requests. Checks the signature, validates the body, seals it,
-// and answers 202 only once Redis has acknowledged the append (group-committed by the producer).
+// and answers 202 only once Redis has acknowledged the append (group-committed by the Redis appender).
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>

@@ -2,7 +2,7 @@
 // connection on its own strand. Commands accumulate while a write is in flight and go out
 // together (group commit: with appendfsync always one fsync covers the batch); replies come
 // back in order and complete their callers. No threads of its own and no cross-thread
-// hand-offs, which profiles showed to dominate the thread-based producer. A caller is answered
+// hand-offs, which profiles showed to dominate an earlier thread-based producer. A caller is answered
 // "queued" only after Redis acknowledged its append; any failure answers "unavailable".
 #pragma once
 #include <hiredis/hiredis.h>

@@ -1,6 +1,6 @@
 // Runs the serve role (HTTP), the worker role (intake workers), or both in one process (demo),
 // from one settings value; owns their shared parts and shuts them down in order: stop
-// accepting, let in-flight requests finish, drain the producer, stop the workers.
+// accepting, let in-flight requests finish, close the Redis appender, stop the workers.
 #pragma once
 #include <atomic>
 #include <memory>

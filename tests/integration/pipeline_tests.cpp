@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include "server/redis_appender.hpp"
 #include "support/test_env.hpp"
 
 using namespace md;
@@ -126,7 +127,10 @@ TEST_CASE("an Idempotency-Key returns the same intake and never makes a second c
   auto admin = stack.admin();
   stack.wait_for_intake(admin, json_string(first.body, "intake_id"));
   stack.wait_for_intake(admin, json_string(other.body, "intake_id"));
-  // After SCRIPT FLUSH (an operator, a failover) the producer reloads its script and goes on.
+  // The SHA1 compiled into the appender is the one Redis computes for the script.
+  auto loaded = stack.redis().command({"SCRIPT", "LOAD", server::redis_appender::script()});
+  CHECK(queue::text_of(loaded.get()) == server::redis_appender::script_sha());
+  // After SCRIPT FLUSH (an operator, a failover) the appender resends with the script text and goes on.
   stack.redis().command({"SCRIPT", "FLUSH"});
   CHECK(stack.post_request(body, "newsroom-44").status == 202);
   CHECK(stack.post_request(body, "newsroom-44").header("idempotent-replayed") == "true");
