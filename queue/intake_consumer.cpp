@@ -190,6 +190,5 @@ void intake_consumer::publish(std::string_view channel, std::string_view message
   connection().command({"PUBLISH", channel, message});
 }
 
-stream_stats intake_consumer::stats() { return read_stream_stats(connection(), keys_); }
 
 }  // namespace md::queue

@@ -44,7 +44,6 @@ class intake_consumer {
   void acknowledge(const std::vector<std::string>& entry_ids);
   // Copies the entry to the dead-letter stream with the reason, then acknowledges it.
   void dead_letter(const delivered_intake& entry, std::string_view reason);
-  stream_stats stats();
   void publish(std::string_view channel, std::string_view message);
 
   const std::string& consumer_name() const { return consumer_name_; }

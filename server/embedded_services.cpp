@@ -264,8 +264,6 @@ void embedded_postgres::start() {
 }
 
 void embedded_postgres::stop() { process_.stop(SIGINT, std::chrono::seconds(8)); }
-void embedded_postgres::kill() { process_.stop(SIGKILL, std::chrono::seconds(1)); }
-bool embedded_postgres::running() { return process_.running(); }
 
 std::string embedded_postgres::url(std::string_view database) const {
   return fmt::format("postgresql://mediadesk:{}@127.0.0.1:{}/{}", password_, port_, database);
@@ -326,8 +324,6 @@ void embedded_redis::start(int port) {
 }
 
 void embedded_redis::stop() { process_.stop(SIGTERM, std::chrono::seconds(8)); }
-void embedded_redis::kill() { process_.stop(SIGKILL, std::chrono::seconds(1)); }
-bool embedded_redis::running() { return process_.running(); }
 
 std::string embedded_redis::url() const { return fmt::format("redis://:{}@127.0.0.1:{}/0", password_, port_); }
 

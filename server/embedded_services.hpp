@@ -50,8 +50,6 @@ class embedded_postgres {
   ~embedded_postgres();
   void start();  // initdb on first use, then start and wait until it accepts connections
   void stop();   // fast shutdown
-  void kill();   // SIGKILL, for fault tests
-  bool running();
   std::string url(std::string_view database = "mediadesk") const;
   // Creates a database if missing (tests use one per case) and returns its URL.
   std::string create_database(std::string_view name);
@@ -71,8 +69,6 @@ class embedded_redis {
   ~embedded_redis();
   void start(int port = 0);  // port 0: a free one (a restart may pass the old port)
   void stop();
-  void kill();
-  bool running();
   std::string url() const;
   int port() const { return port_; }
 

@@ -38,10 +38,6 @@ inline pg_param text(std::string_view s) { return {std::string{s}, false}; }
 inline pg_param bytes(std::string_view s) { return {std::string{s}, true}; }
 inline pg_param null_param() { return {std::nullopt, false}; }
 inline pg_param number(std::int64_t n) { return {std::to_string(n), false}; }
-template <class T>
-pg_param optional_text(const std::optional<T>& v) {
-  return v ? text(*v) : null_param();
-}
 
 class pg_result {
  public:
