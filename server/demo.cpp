@@ -29,22 +29,6 @@ namespace {
 
 constexpr std::string_view admin_email = "admin@example.org";
 
-// Reads a one-line secret file, or creates it with value_if_new. Returns {value, created}.
-std::pair<std::string, bool> secret_file(const fs::path& file, const std::string& value_if_new) {
-  if (fs::exists(file)) {
-    std::ifstream in(file);
-    std::string line;
-    std::getline(in, line);
-    if (!line.empty()) return {line, false};
-  }
-  {
-    std::ofstream out(file, std::ios::trunc);
-    out << value_if_new << "\n";
-  }
-  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
-  return {value_if_new, true};
-}
-
 // Realistic requests with invented journalists, spread over the next days.
 std::vector<std::string> demo_requests(time_point now) {
   using namespace std::chrono;
@@ -127,9 +111,9 @@ int run_demo(const demo_options& options) {
   config.smtp.port = options.smtp_port;
 
   if (config.keys.master_key.empty())
-    config.keys.master_key = secret_file(home / "master.key", crypto::keyring::generate_master_key_text()).first;
+    config.keys.master_key = read_or_create_secret_file(home / "master.key", crypto::keyring::generate_master_key_text()).first;
   if (config.webhook.secret.empty()) {
-    auto [secret, created] = secret_file(home / "webhook.secret", crypto::random_token(32));
+    auto [secret, created] = read_or_create_secret_file(home / "webhook.secret", crypto::random_token(32));
     config.webhook.secret = secret;
     if (created) {
       std::cout << "Webhook secret (generated; shown once, kept in " << (home / "webhook.secret").string()

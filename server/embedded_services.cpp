@@ -29,22 +29,6 @@ namespace md::server {
 namespace fs = std::filesystem;
 namespace {
 
-std::string read_or_create_secret(const fs::path& file) {
-  if (fs::exists(file)) {
-    std::ifstream in(file);
-    std::string s;
-    std::getline(in, s);
-    if (!s.empty()) return s;
-  }
-  auto secret = crypto::random_token(24);
-  {
-    std::ofstream out(file, std::ios::trunc);
-    out << secret << "\n";
-  }
-  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
-  return secret;
-}
-
 void chown_tree(const fs::path& dir, const std::optional<run_as_user>& user) {
   if (!user) return;
   if (::chown(dir.c_str(), user->uid, user->gid) != 0) throw std::runtime_error("cannot chown " + dir.string());
@@ -94,6 +78,21 @@ bool port_open(int port) {
 
 }  // namespace
 
+std::pair<std::string, bool> read_or_create_secret_file(const fs::path& file, const std::string& value_if_new) {
+  if (fs::exists(file)) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty()) return {line, false};
+  }
+  {
+    std::ofstream out(file, std::ios::trunc);
+    out << value_if_new << "\n";
+  }
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  return {value_if_new, true};
+}
+
 std::optional<run_as_user> unprivileged_user() {
   if (::geteuid() != 0) return std::nullopt;
   auto lookup = [](const char* name) -> std::optional<run_as_user> {
@@ -108,10 +107,18 @@ std::optional<run_as_user> unprivileged_user() {
 }
 
 child_process::child_process(const std::vector<std::string>& argv, const fs::path& log_file,
-                             const std::optional<run_as_user>& user, int parent_death_signal) {
+                             const std::optional<run_as_user>& user, int parent_death_signal,
+                             const std::optional<std::map<std::string, std::string>>& environment) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  std::vector<char*> envp;
+  if (environment) {
+    for (auto& [k, v] : *environment) env_strings.push_back(k + "=" + v);
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
   int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) throw std::runtime_error("cannot open " + log_file.string());
   if (user && ::fchown(log_fd, user->uid, user->gid) != 0) {
@@ -143,7 +150,8 @@ child_process::child_process(const std::vector<std::string>& argv, const fs::pat
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
-    ::execvp(args[0], args.data());
+    if (environment) ::execve(args[0], args.data(), envp.data());
+    else ::execvp(args[0], args.data());
     ::_exit(127);
   }
   ::close(log_fd);
@@ -172,6 +180,24 @@ bool child_process::running() {
   return true;
 }
 
+void child_process::signal(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+int child_process::wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return 0;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() >= until) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 int child_process::stop(int signal, std::chrono::milliseconds grace) {
   if (pid_ <= 0) return 0;
   ::kill(pid_, signal);
@@ -194,11 +220,7 @@ int child_process::stop(int signal, std::chrono::milliseconds grace) {
 void run_to_completion(const std::vector<std::string>& argv, const fs::path& log_file,
                        const std::optional<run_as_user>& user) {
   child_process p(argv, log_file, user, SIGKILL);
-  pid_t pid = p.pid();
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  p = child_process{};  // already reaped
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+  if (p.wait(std::chrono::minutes(10)) != 0)
     throw std::runtime_error(fmt::format("{} failed; see {}", argv[0], log_file.string()));
 }
 
@@ -227,7 +249,7 @@ void embedded_postgres::start() {
   fs::create_directories(dir_);
   fs::permissions(dir_, fs::perms::owner_all);
   ensure_reachable(dir_, user_);
-  password_ = read_or_create_secret(dir_ / "password");
+  password_ = read_or_create_secret_file(dir_ / "password", crypto::random_token(24)).first;
   auto data = dir_ / "data";
   auto log = dir_ / "postgres.log";
   chown_tree(dir_, user_);
@@ -290,7 +312,7 @@ void embedded_redis::start(int port) {
   fs::create_directories(dir_);
   fs::permissions(dir_, fs::perms::owner_all);
   ensure_reachable(dir_, user_);
-  password_ = read_or_create_secret(dir_ / "password");
+  password_ = read_or_create_secret_file(dir_ / "password", crypto::random_token(24)).first;
   for (int attempt = 0; attempt < 3; ++attempt) {
     port_ = port ? port : free_loopback_port();
     // The password goes in a 0600 file, not on the command line where ps would show it.

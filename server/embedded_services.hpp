@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,13 +25,19 @@ std::optional<run_as_user> unprivileged_user();
 class child_process {
  public:
   child_process() = default;
+  // environment: nullopt inherits ours (argv[0] is looked up in PATH); otherwise exactly these
+  // variables (argv[0] must be a path).
   child_process(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
-                const std::optional<run_as_user>& user, int parent_death_signal);
+                const std::optional<run_as_user>& user, int parent_death_signal,
+                const std::optional<std::map<std::string, std::string>>& environment = std::nullopt);
   child_process(child_process&& other) noexcept;
   child_process& operator=(child_process&& other) noexcept;
   ~child_process();
   pid_t pid() const { return pid_; }
   bool running();
+  void signal(int signal);
+  // Waits up to timeout: the exit status (128 + signal if killed), or -1 if still running.
+  int wait(std::chrono::milliseconds timeout);
   // Sends signal, waits up to grace, then SIGKILL. Returns the exit status.
   int stop(int signal, std::chrono::milliseconds grace);
 
@@ -43,6 +50,11 @@ void run_to_completion(const std::vector<std::string>& argv, const std::filesyst
                        const std::optional<run_as_user>& user);
 
 int free_loopback_port();
+
+// Reads a one-line secret file (the demo's keys, the servers' passwords), or creates it, mode
+// 0600, holding value_if_new. Returns {value, created}.
+std::pair<std::string, bool> read_or_create_secret_file(const std::filesystem::path& file,
+                                                        const std::string& value_if_new);
 
 class embedded_postgres {
  public:

@@ -3,10 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 
 #include "core/errors.hpp"
+#include "server/http_util.hpp"
 
 namespace md::server {
 namespace {
@@ -74,15 +73,6 @@ std::optional<router::match> router::find(http::verb method, std::string_view pa
     if (!path_only) path_only = match{nullptr, r.pattern, {}};
   }
   return path_only;
-}
-
-http_response make_error_response(http::status status, std::string_view message, unsigned version) {
-  http_response r{status, version};
-  r.set(http::field::content_type, "application/json");
-  r.body() = boost::json::serialize(boost::json::object{{"error", message}});
-  add_standard_headers(r);
-  r.prepare_payload();
-  return r;
 }
 
 struct http_server::connection {
@@ -174,9 +164,11 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
   auto& stream = c->stream;
   beast::flat_buffer buffer;
   if (open_connections_.load() > limits_.max_connections) {
-    auto r = make_error_response(http::status::service_unavailable, "too many connections; retry later");
+    auto r = error_response(http::status::service_unavailable, "too many connections; retry later");
     r.set(http::field::retry_after, "1");
     r.keep_alive(false);
+    add_standard_headers(r);
+    r.prepare_payload();
     stream.expires_after(std::chrono::seconds(2));
     co_await http::async_write(stream, r, use_nothrow);
     co_return;
@@ -193,16 +185,16 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
     std::optional<http_response> early;
     if (header_ec == beast::error::timeout) {
       if (buffer.size() == 0) break;  // idle: just close
-      early = make_error_response(http::status::request_timeout, "request headers took too long");
+      early = error_response(http::status::request_timeout, "request headers took too long");
     } else if (header_ec == http::error::body_limit) {  // Content-Length over the limit, seen with the header
-      early = make_error_response(http::status::payload_too_large, "request body is too large");
+      early = error_response(http::status::payload_too_large, "request body is too large");
     } else if (header_ec == http::error::header_limit) {
-      early = make_error_response(http::status::request_header_fields_too_large, "request headers are too large");
+      early = error_response(http::status::request_header_fields_too_large, "request headers are too large");
     } else if (header_ec) {
       if (header_ec != http::error::end_of_stream && header_ec != asio::error::operation_aborted &&
           header_ec != asio::error::connection_reset && header_ec != asio::error::eof &&
           header_ec != asio::error::bad_descriptor)
-        early = make_error_response(http::status::bad_request, "malformed HTTP request");
+        early = error_response(http::status::bad_request, "malformed HTTP request");
       if (!early) break;
     }
     first = false;
@@ -211,7 +203,7 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
       auto& header = parser.get();
       auto length = parser.content_length();
       if (length && *length > limits_.body_limit) {
-        early = make_error_response(http::status::payload_too_large, "request body is too large");
+        early = error_response(http::status::payload_too_large, "request body is too large");
       } else {
         if (beast::iequals(header[http::field::expect], "100-continue")) {
           http::response<http::empty_body> cont{http::status::continue_, header.version()};
@@ -221,9 +213,9 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
         stream.expires_after(limits_.body_timeout);
         auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, use_nothrow);
         if (body_ec == http::error::body_limit)
-          early = make_error_response(http::status::payload_too_large, "request body is too large");
+          early = error_response(http::status::payload_too_large, "request body is too large");
         else if (body_ec == beast::error::timeout)
-          early = make_error_response(http::status::request_timeout, "request body took too long");
+          early = error_response(http::status::request_timeout, "request body took too long");
         else if (body_ec)
           break;
       }
@@ -233,14 +225,15 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
     http_response response;
     if (early) {
       response = std::move(*early);
-      response.keep_alive(false);
     } else {
       beast::error_code remote_ec;
       auto remote = stream.socket().remote_endpoint(remote_ec);
       response = co_await dispatch(request, remote, route_label);
-      response.keep_alive(request.keep_alive() && !c->close_requested);
     }
+    // Version first: keep_alive's Connection header depends on it.
     response.version(request.version() ? request.version() : 11);
+    response.keep_alive(!early && request.keep_alive() && !c->close_requested);
+    response.prepare_payload();
     add_standard_headers(response);
     if (request.method() == http::verb::head) response.body().clear();
     metrics_.count_request(route_label, early ? "-" : std::string_view{request.method_string()},
@@ -260,26 +253,23 @@ awaitable<http_response> http_server::dispatch(http_request& request, const tcp:
   auto target = std::string_view{request.target()};
   auto path = target.substr(0, target.find('?'));
   auto match = routes_.find(request.method(), path);
-  if (!match) co_return make_error_response(http::status::not_found, "not found", request.version());
+  if (!match) co_return error_response(http::status::not_found, "not found");
   route_label = std::string{match->pattern};
   if (!match->handler)
-    co_return make_error_response(http::status::method_not_allowed, "method not allowed", request.version());
+    co_return error_response(http::status::method_not_allowed, "method not allowed");
   request_context ctx{request, remote, std::move(match->params)};
   try {
-    auto response = co_await (*match->handler)(ctx);
-    response.prepare_payload();
-    co_return response;
+    co_return co_await (*match->handler)(ctx);
   } catch (const unavailable_error& e) {
     spdlog::warn("{} {}: {}", std::string_view{request.method_string()}, route_label, e.what());
-    auto r = make_error_response(http::status::service_unavailable, "temporarily unavailable; retry later",
-                                 request.version());
+    auto r = error_response(http::status::service_unavailable, "temporarily unavailable; retry later");
     r.set(http::field::retry_after, "5");
     co_return r;
   } catch (const std::exception& e) {
     // 5xx bodies reveal nothing internal; the log says what happened.
     spdlog::error("{} {}: {}", std::string_view{request.method_string()}, route_label, e.what());
   }
-  co_return make_error_response(http::status::internal_server_error, "internal error", request.version());
+  co_return error_response(http::status::internal_server_error, "internal error");
 }
 
 }  // namespace md::server

@@ -55,9 +55,6 @@ struct http_limits {
   std::size_t max_connections = 4096;
 };
 
-// Builds the small fixed responses the server itself sends (errors before a handler runs).
-http_response make_error_response(http::status status, std::string_view message, unsigned version = 11);
-
 class http_server {
  public:
   http_server(asio::io_context& io, const tcp::endpoint& endpoint, http_limits limits, const router& routes,

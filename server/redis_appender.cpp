@@ -53,8 +53,10 @@ redis_appender::redis_appender(asio::io_context& io, const redis_settings& redis
     : strand_(asio::make_strand(io)),
       endpoint_(queue::parse_redis_url(redis.url)),
       timeout_(redis.timeout_ms),
-      idempotency_ttl_(idempotency_ttl),
       keys_{redis.key_prefix},
+      stream_(keys_.intake_stream()),
+      seen_ttl_text_(std::to_string(std::chrono::duration_cast<std::chrono::seconds>(queue::intake_seen_ttl).count())),
+      idempotency_ttl_text_(std::to_string(idempotency_ttl.count())),
       socket_(strand_),
       watchdog_(strand_),
       reader_(redisReaderCreate(), &redisReaderFree) {}
@@ -108,8 +110,8 @@ void redis_appender::encode(job& j, bool use_eval) {
   auto seen_key = keys_.intake_seen(r.id);
   auto source = intake::to_string(r.source);
   auto received = std::to_string(r.received_unix_ms);
-  auto seen_ttl = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(queue::intake_seen_ttl).count());
-  auto stream = keys_.intake_stream();
+  const auto& stream = stream_;
+  const auto& seen_ttl = seen_ttl_text_;
   if (j.request.idempotency_key.empty()) {
     // Two plain commands: XADD's reply decides the answer; SET only helps status look-ups.
     append_command(pending_writes_, {"XADD", stream, "*", "id", r.id, "src", source, "at", received, "p",
@@ -119,7 +121,7 @@ void redis_appender::encode(job& j, bool use_eval) {
     return;
   }
   auto idem_key = keys_.idempotency(crypto::to_hex(crypto::token_hash(j.request.idempotency_key)));
-  auto idem_ttl = std::to_string(idempotency_ttl_.count());
+  const auto& idem_ttl = idempotency_ttl_text_;
   append_command(pending_writes_, {use_eval ? "EVAL" : "EVALSHA", use_eval ? script() : script_sha(), "3", stream,
                                    seen_key, idem_key, r.id, source, received, r.sealed_payload, seen_ttl, idem_ttl});
   j.replies_expected = 1;

@@ -66,8 +66,9 @@ class redis_appender {
   asio::strand<asio::io_context::executor_type> strand_;
   queue::redis_endpoint endpoint_;
   std::chrono::milliseconds timeout_;
-  std::chrono::seconds idempotency_ttl_;
   queue::redis_keys keys_;
+  // Per-append text computed once: this is the webhook's hot path.
+  std::string stream_, seen_ttl_text_, idempotency_ttl_text_;
   asio::generic::stream_protocol::socket socket_;
   asio::steady_timer watchdog_;
   enum class state { disconnected, connecting, ready, stopped } state_ = state::disconnected;

@@ -51,8 +51,8 @@ TEST_CASE("the demo runs on its own servers, stops on SIGTERM and keeps its data
   REQUIRE(eventually([&] { return case_total(admin) == "4"; }, 30s));  // the seeded requests became cases
 
   auto started = std::chrono::steady_clock::now();
-  ::kill(first, SIGTERM);
-  CHECK(wait_for_exit(first, 10s) == 0);
+  first.signal(SIGTERM);
+  CHECK(first.wait(10s) == 0);
   CHECK(std::chrono::steady_clock::now() - started < 10s);
   // Its PostgreSQL and Redis are gone too.
   http_client gone(settings["MEDIADESK_HTTP_URL"]);
@@ -67,6 +67,6 @@ TEST_CASE("the demo runs on its own servers, stops on SIGTERM and keeps its data
   REQUIRE(eventually([&] { return again.log_in("admin@example.org", "demo-admin-password").status == 200; }, 30s));
   std::this_thread::sleep_for(1s);
   CHECK(case_total(again) == "4");  // kept, and not seeded twice
-  ::kill(second, SIGINT);
-  CHECK(wait_for_exit(second, 10s) == 0);
+  second.signal(SIGINT);
+  CHECK(second.wait(10s) == 0);
 }

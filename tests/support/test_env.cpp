@@ -2,10 +2,7 @@
 #include "support/test_env.hpp"
 
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
@@ -160,14 +157,8 @@ test_stack::test_stack(const std::string& name) {
 }
 
 test_stack::~test_stack() {
-  for (std::size_t i = 0; i < processes_.size(); ++i)
-    if (running(static_cast<int>(i))) {
-      kill(static_cast<int>(i), SIGTERM);
-      if (wait_exit(static_cast<int>(i), std::chrono::seconds(10)) == -1) {
-        kill(static_cast<int>(i), SIGKILL);
-        wait_exit(static_cast<int>(i), std::chrono::seconds(5));
-      }
-    }
+  // Servers before Redis (a member destroyed later): SIGTERM, then SIGKILL after 10 s.
+  for (auto& p : processes_) p.child.stop(SIGTERM, std::chrono::seconds(10));
 }
 
 std::map<std::string, std::string> test_stack::environment(const std::map<std::string, std::string>& extra) const {
@@ -187,50 +178,17 @@ std::map<std::string, std::string> test_stack::environment(const std::map<std::s
   return env;
 }
 
-pid_t spawn_mediadesk(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                      const fs::path& log) {
-  std::vector<std::string> env_strings;
-  for (auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> all{MEDIADESK_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(125);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return -1;
+server::child_process spawn_mediadesk(const std::vector<std::string>& args,
+                                      const std::map<std::string, std::string>& env, const fs::path& log) {
+  std::vector<std::string> argv{MEDIADESK_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return server::child_process(argv, log, std::nullopt, SIGKILL, env);
 }
 
 int test_stack::start(const std::string& role, const std::map<std::string, std::string>& extra) {
   auto log = home_ / fmt::format("{}-{}.log", role, processes_.size());
   // --config /dev/null: the defaults and the environment only, whatever the working folder holds.
-  pid_t pid = spawn_mediadesk({"--config", "/dev/null", role}, environment(extra), log);
-  processes_.push_back({pid, role, log});
+  processes_.push_back({spawn_mediadesk({"--config", "/dev/null", role}, environment(extra), log), role, log});
   int index = static_cast<int>(processes_.size() - 1);
   if (role == "serve") {
     auto c = client();
@@ -240,28 +198,13 @@ int test_stack::start(const std::string& role, const std::map<std::string, std::
   return index;
 }
 
-void test_stack::kill(int index, int signal) {
-  if (processes_[index].pid > 0) ::kill(processes_[index].pid, signal);
-}
+void test_stack::kill(int index, int signal) { processes_[index].child.signal(signal); }
 
 int test_stack::wait_exit(int index, std::chrono::milliseconds timeout) {
-  auto& p = processes_[index];
-  if (p.pid <= 0) return 0;
-  int status = wait_for_exit(p.pid, timeout);
-  if (status != -1) p.pid = -1;
-  return status;
+  return processes_[index].child.wait(timeout);
 }
 
-bool test_stack::running(int index) {
-  auto& p = processes_[index];
-  if (p.pid <= 0) return false;
-  int status = 0;
-  if (::waitpid(p.pid, &status, WNOHANG) == p.pid) {
-    p.pid = -1;
-    return false;
-  }
-  return true;
-}
+bool test_stack::running(int index) { return processes_[index].child.running(); }
 
 bool test_stack::wait_for_log(int index, const std::string& text, std::chrono::milliseconds timeout) {
   return eventually(

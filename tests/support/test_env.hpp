@@ -94,7 +94,7 @@ class test_stack {
   std::unique_ptr<crypto::keyring> keys_;
   int http_port_ = 0;
   struct process {
-    pid_t pid;
+    server::child_process child;
     std::string role;
     std::filesystem::path log;
   };
@@ -103,10 +103,8 @@ class test_stack {
 
 // Starts the mediadesk binary with exactly these arguments and environment, output to log.
 // The child dies with the test process.
-pid_t spawn_mediadesk(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                      const std::filesystem::path& log);
-// Waits for the pid to exit: its exit status (128+signal if killed), or -1 on timeout.
-int wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
+server::child_process spawn_mediadesk(const std::vector<std::string>& args,
+                                      const std::map<std::string, std::string>& env, const std::filesystem::path& log);
 
 // Polls predicate every 50 ms until it holds or the timeout passes.
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout);
