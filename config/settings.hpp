@@ -51,6 +51,11 @@ struct worker_settings {
   std::int64_t block_ms = 1'000;
   std::int64_t reclaim_idle_ms = 60'000;
   std::int64_t max_deliveries = 5;
+  std::int64_t escalation_interval_ms = 30'000;  // how often deadlines are checked for escalation
+};
+
+struct triage_settings {
+  std::string taxonomy_dir;  // topics, regions, outlets...: empty = the copies built into the binary
 };
 
 struct webhook_settings {
@@ -84,6 +89,7 @@ struct settings {
   database_settings database;
   redis_settings redis;
   worker_settings worker;
+  triage_settings triage;
   webhook_settings webhook;
   keys_settings keys;
   session_settings session;

@@ -10,6 +10,7 @@
 #include "server/http_server.hpp"
 #include "server/redis_appender.hpp"
 #include "server/metrics.hpp"
+#include "server/triage_service.hpp"
 #include "store/pg.hpp"
 #include "store/user_store.hpp"
 
@@ -24,6 +25,7 @@ struct app_context {
   queue::redis_keys redis_keys;
   asio::thread_pool& blocking;  // libpq and hiredis calls run here, never on the I/O threads
   metrics_registry& metrics;
+  const taxonomy_holder& taxonomy;
 
   store::session_timeouts session_timeouts() const {
     return {std::chrono::minutes(config.session.idle_timeout_minutes),
@@ -33,12 +35,14 @@ struct app_context {
 
 void add_intake_routes(router& r, app_context& app);
 void add_staff_routes(router& r, app_context& app);
+void add_triage_routes(router& r, app_context& app);
 void add_ops_routes(router& r, app_context& app);
 void add_web_routes(router& r, app_context& app);
 
 inline void add_all_routes(router& r, app_context& app) {
   add_intake_routes(r, app);
   add_staff_routes(r, app);
+  add_triage_routes(r, app);
   add_ops_routes(r, app);
   add_web_routes(r, app);
 }

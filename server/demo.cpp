@@ -175,7 +175,7 @@ int run_demo(const demo_options& options) {
             << "  Settings:  " << (home / "demo.env").string() << "\n"
             << "Press Ctrl-C to stop." << std::endl;
 
-  int signal = wait_for_termination_signal();
+  int signal = wait_for_termination_signal([&host] { host.reload(); });
   spdlog::info("signal {} received: stopping", signal);
   host.shutdown();
   if (redis) redis->stop();

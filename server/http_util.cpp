@@ -1,6 +1,8 @@
 // Handler helpers (see http_util.hpp).
 #include "server/http_util.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
@@ -43,6 +45,18 @@ std::optional<std::string> cookie_value(const http_request& request, std::string
     }
   }
   return std::nullopt;
+}
+
+std::variant<boost::json::object, http_response> json_object_body(const http_request& request) {
+  boost::json::error_code ec;
+  auto value = boost::json::parse(request.body(), ec);
+  if (ec) return field_error_response({"$", "request body is not valid JSON"});
+  if (!value.is_object()) return field_error_response({"$", "request body must be a JSON object"});
+  return std::move(value.get_object());
+}
+
+boost::json::value optional_json(const std::optional<std::string>& v) {
+  return v ? boost::json::value(*v) : boost::json::value(nullptr);
 }
 
 }  // namespace md::server

@@ -1,10 +1,12 @@
 // Small helpers that every handler uses: JSON responses and errors in the contract's shape
 // ({"error", "field"}), query parameters, cookies.
 #pragma once
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "core/errors.hpp"
 #include "server/net.hpp"
@@ -14,6 +16,12 @@ namespace md::server {
 http_response json_response(http::status status, const boost::json::value& body);
 http_response error_response(http::status status, std::string_view message);
 http_response field_error_response(const field_error& e);  // 400 {"error", "field"}
+
+// The body as a JSON object, or the 400 response to send ("$": not JSON / not an object).
+std::variant<boost::json::object, http_response> json_object_body(const http_request& request);
+
+// nullptr for nullopt, else the string.
+boost::json::value optional_json(const std::optional<std::string>& v);
 
 // Query parameters of the request target, decoded. Repeated names keep the last value.
 std::map<std::string, std::string> query_params(std::string_view target);

@@ -43,9 +43,9 @@ struct prepared_batch {
 };
 
 // Opens, parses and triages each entry: pure work, no I/O. Failures here are permanent.
-prepared_batch prepare(const crypto::keyring& keys, std::vector<queue::delivered_intake>& batch) {
+prepared_batch prepare(const crypto::keyring& keys, const routing::taxonomy& taxonomy,
+                       std::vector<queue::delivered_intake>& batch) {
   prepared_batch out;
-  auto now_time = now();
   for (auto& entry : batch) {
     if (!entry.record) {
       out.failures.push_back({std::move(entry), "malformed stream entry"});
@@ -74,7 +74,9 @@ prepared_batch prepare(const crypto::keyring& keys, std::vector<queue::delivered
     c.deliveries = entry.deliveries;
     c.sealed_document_plaintext = std::move(*raw);
     c.journalist_email = v.request.journalist.email;
-    c.triage = routing::triage_request(v.request, now_time);
+    // Relative times ("by 4pm tomorrow") are read against the arrival, not the processing time.
+    auto text = text_of(v.request);
+    c.triage = routing::triage(taxonomy, text.input(), from_unix_ms(record.received_unix_ms));
     out.cases.push_back(std::move(c));
     out.entries.push_back(std::move(entry));
   }
@@ -90,8 +92,13 @@ std::string make_consumer_name(int index) {
 }
 
 intake_worker::intake_worker(const settings& config, const crypto::keyring& keys, store::pg_pool& database,
-                             metrics_registry& metrics, std::string consumer_name)
-    : config_(config), keys_(keys), database_(database), metrics_(metrics), consumer_name_(std::move(consumer_name)) {}
+                             const taxonomy_holder& taxonomy, metrics_registry& metrics, std::string consumer_name)
+    : config_(config),
+      keys_(keys),
+      database_(database),
+      taxonomy_(taxonomy),
+      metrics_(metrics),
+      consumer_name_(std::move(consumer_name)) {}
 
 void intake_worker::run(const std::atomic<bool>& stop) {
   queue::intake_consumer consumer(config_.redis, config_.worker, consumer_name_);
@@ -101,20 +108,27 @@ void intake_worker::run(const std::atomic<bool>& stop) {
   auto reclaim_every = std::chrono::milliseconds(std::max<std::int64_t>(config_.worker.reclaim_idle_ms / 2, 100));
   std::chrono::milliseconds backoff{100};
   auto last_housekeeping = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto last_escalation = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto escalation_every = std::chrono::milliseconds(config_.worker.escalation_interval_ms);
   store::session_timeouts timeouts{std::chrono::minutes(config_.session.idle_timeout_minutes),
                                    std::chrono::hours(config_.session.absolute_timeout_hours)};
 
   auto store_cases = [&](std::span<const store::new_case> cases) {
-    auto refs = database_.with([&](store::pg_connection& c) {
-      return c.transaction([&](store::pg_connection& tx) { return store::store_new_cases(tx, keys_, cases); });
+    auto stored = database_.with([&](store::pg_connection& c) {
+      return c.transaction(
+          [&](store::pg_connection& tx) { return store::store_new_cases(tx, keys_, cases, same_request_documents); });
     });
     auto done = now();
-    for (std::size_t i = 0; i < refs.size(); ++i) {
-      if (!refs[i]) continue;
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+      if (!stored[i]) continue;
+      if (stored[i]->joined) {
+        spdlog::info("intake {} repeats an earlier request: joined case {}", cases[i].intake_id, stored[i]->ref);
+        continue;
+      }
       ++metrics_.cases_created;
       metrics_.intake_to_case_seconds.observe(
           std::chrono::duration<double>(done - from_unix_ms(cases[i].received_unix_ms)).count());
-      spdlog::info("intake {} became case {}", cases[i].intake_id, *refs[i]);
+      spdlog::info("intake {} became case {}", cases[i].intake_id, stored[i]->ref);
     }
   };
 
@@ -171,9 +185,26 @@ void intake_worker::run(const std::atomic<bool>& stop) {
                  reason);
   };
 
+  auto publish_change = [&](std::size_t count) {
+    // Tell dashboards (SSE, any serve process) that cases changed; losing this is harmless.
+    try {
+      consumer.publish(keys.events_channel(),
+                       boost::json::serialize(boost::json::object{{"type", "cases_changed"}, {"count", count}}));
+    } catch (const unavailable_error&) {
+    }
+  };
+
+  auto escalate = [&] {
+    auto raised = database_.with([&](store::pg_connection& c) {
+      return c.transaction([&](store::pg_connection& tx) { return store::escalate_due_cases(tx, now()); });
+    });
+    for (auto& e : raised) spdlog::info("case {} escalated: {}", e.ref, e.level);
+    if (!raised.empty()) publish_change(raised.size());
+  };
+
   auto process = [&](std::vector<queue::delivered_intake> batch) {
     if (batch.empty()) return;
-    auto p = prepare(keys_, batch);
+    auto p = prepare(keys_, *taxonomy_.current(), batch);
     if (!commit(p)) return;
     if (fault("crash_after_commit")) {
       spdlog::critical("fault injection: exiting after commit, before acknowledging");
@@ -183,15 +214,7 @@ void intake_worker::run(const std::atomic<bool>& stop) {
     for (auto& e : p.entries) entry_ids.push_back(e.entry_id);
     consumer.acknowledge(entry_ids);
     for (auto& f : p.failures) dead_letter(f.entry, f.reason);
-    if (!p.cases.empty()) {
-      // Tell dashboards (SSE, any serve process) that cases changed; losing this is harmless.
-      try {
-        consumer.publish(keys.events_channel(),
-                         boost::json::serialize(boost::json::object{{"type", "cases_changed"},
-                                                                    {"count", p.cases.size()}}));
-      } catch (const unavailable_error&) {
-      }
-    }
+    if (!p.cases.empty()) publish_change(p.cases.size());
   };
 
   spdlog::info("worker {} started", consumer_name_);
@@ -214,6 +237,10 @@ void intake_worker::run(const std::atomic<bool>& stop) {
         }
       }
       process(consumer.read_new());
+      if (std::chrono::steady_clock::now() - last_escalation >= escalation_every) {
+        last_escalation = std::chrono::steady_clock::now();
+        escalate();
+      }
       if (std::chrono::steady_clock::now() - last_housekeeping >= std::chrono::minutes(10)) {
         last_housekeeping = std::chrono::steady_clock::now();
         auto purged = database_.with([&](store::pg_connection& c) { return store::purge_expired_sessions(c, timeouts); });

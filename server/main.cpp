@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 
 #include "config/settings.hpp"
 #include "core/errors.hpp"
@@ -12,6 +14,7 @@
 #include "server/demo.hpp"
 #include "server/logging.hpp"
 #include "server/service_host.hpp"
+#include "server/triage_service.hpp"
 #include "store/migrations.hpp"
 #include "store/user_store.hpp"
 
@@ -22,6 +25,46 @@ using namespace md;
 
 constexpr int exit_temporary_failure = 75;  // EX_TEMPFAIL
 constexpr int exit_config_error = 78;       // EX_CONFIG
+constexpr int exit_usage = 64;              // EX_USAGE
+constexpr int exit_data_error = 65;         // EX_DATAERR
+constexpr std::size_t triage_input_limit = 25 << 20;
+
+// `mediadesk triage`: one request (an RFC 5322 message or plain text) on stdin, one JSON object
+// out. The reference time is --now, else the message's Date header, else the clock.
+int run_triage(const settings& config, const std::string& now_flag) {
+  std::optional<time_point> reference;
+  if (!now_flag.empty()) {
+    reference = parse_iso8601(now_flag);
+    if (!reference) {
+      std::cerr << "--now: expected an ISO-8601 date-time such as 2026-11-27T09:30:00Z\n";
+      return exit_usage;
+    }
+  }
+  std::string input;
+  input.reserve(64 * 1024);
+  char buffer[64 * 1024];
+  while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
+    input.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
+    if (input.size() > triage_input_limit) {
+      std::cerr << "stdin: the request is larger than 25 MiB\n";
+      return exit_data_error;
+    }
+  }
+  auto taxonomy = server::load_taxonomy(config.triage.taxonomy_dir);
+  server::request_text text;
+  if (mail::looks_like_message(input)) {
+    auto message = mail::parse_message(input);
+    if (!reference) reference = message.date;
+    text = server::text_of(message);
+  } else {
+    journalist_request plain;
+    plain.body = input;
+    text = server::text_of(plain);
+  }
+  auto result = routing::triage(*taxonomy, text.input(), reference.value_or(now()));
+  std::cout << boost::json::serialize(routing::triage_json(result)) << "\n";
+  return 0;
+}
 
 // --config, else MEDIADESK_CONFIG, else ./config/mediadesk.toml or /etc/mediadesk/mediadesk.toml
 // if present, else defaults and the environment only.
@@ -54,7 +97,7 @@ std::optional<settings> load_config(const std::string& flag) {
 int run_roles(const settings& config, server::service_host::roles roles) {
   server::service_host host(config, roles);
   host.start();
-  int signal = server::wait_for_termination_signal();
+  int signal = server::wait_for_termination_signal([&host] { host.reload(); });
   spdlog::info("signal {} received: finishing in-flight work", signal);
   host.shutdown();
   spdlog::info("stopped");
@@ -106,6 +149,10 @@ int main(int argc, char** argv) {
   keys->require_subcommand(1);
   auto* keys_generate = keys->add_subcommand("generate", "Print a new random master key (64 hex digits)");
 
+  std::string triage_now;
+  auto* triage = app.add_subcommand("triage", "Triage one request (RFC 5322 message or plain text) from stdin; print JSON");
+  triage->add_option("--now", triage_now, "reference time, ISO-8601 (default: the message's Date header, else the clock)");
+
   auto* config_cmd = app.add_subcommand("config", "Check or describe the configuration");
   config_cmd->require_subcommand(1);
   auto* config_check = config_cmd->add_subcommand("check", "Load and validate the configuration");
@@ -131,6 +178,7 @@ int main(int argc, char** argv) {
     if (!config) return exit_config_error;
     if (*config_check) {
       server::load_keyring(*config);  // throws naming the setting if the master key is missing or malformed
+      server::load_taxonomy(config->triage.taxonomy_dir);  // throws naming the file and line of a problem
       if (config->webhook.secret.empty()) {
         std::cerr << "configuration: webhook.secret is not set (serve needs it)\n";
         return exit_config_error;
@@ -138,6 +186,7 @@ int main(int argc, char** argv) {
       std::cout << "configuration OK\n";
       return 0;
     }
+    if (*triage) return run_triage(*config, triage_now);
     if (*serve) return run_roles(*config, {.serve = true, .worker = false});
     if (*worker) return run_roles(*config, {.serve = false, .worker = true});
     if (*migrate) {

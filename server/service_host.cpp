@@ -22,6 +22,7 @@ std::unique_ptr<crypto::keyring> load_keyring(const settings& config) {
 
 service_host::service_host(const settings& config, roles r) : config_(config), roles_(r) {
   keys_ = load_keyring(config);
+  taxonomy_ = std::make_unique<taxonomy_holder>(config.triage.taxonomy_dir);
   if (r.serve && config.webhook.secret.empty())
     throw std::runtime_error("webhook.secret is not set: set MEDIADESK_WEBHOOK_SECRET or webhook.secret_file");
   // Pool: the HTTP side's blocking pool plus one connection per worker thread.
@@ -38,7 +39,7 @@ service_host::service_host(const settings& config, roles r) : config_(config), r
     blocking_ = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(config.database.pool_size));
     app_ = std::make_unique<app_context>(app_context{config, *keys_, *appender_, *database_, *redis_,
                                                      queue::redis_keys{config.redis.key_prefix}, *blocking_,
-                                                     metrics_});
+                                                     metrics_, *taxonomy_});
     add_all_routes(routes_, *app_);
   }
 }
@@ -76,7 +77,7 @@ void service_host::start() {
   if (roles_.worker) {
     for (int i = 0; i < config_.worker.threads; ++i)
       worker_threads_.emplace_back([this, i] {
-        intake_worker worker(config_, *keys_, *database_, metrics_, make_consumer_name(i));
+        intake_worker worker(config_, *keys_, *database_, *taxonomy_, metrics_, make_consumer_name(i));
         worker.run(stop_workers_);
       });
   }
@@ -106,23 +107,33 @@ void service_host::shutdown() {
   worker_threads_.clear();
 }
 
+void service_host::reload() {
+  if (auto problem = taxonomy_->reload()) spdlog::error("taxonomy not reloaded, keeping the previous one: {}", *problem);
+  else spdlog::info("taxonomy reloaded");
+}
+
 void block_termination_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 }
 
-int wait_for_termination_signal() {
+int wait_for_termination_signal(const std::function<void()>& on_hangup) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int signal = 0;
+    sigwait(&set, &signal);
+    if (signal != SIGHUP) return signal;
+    if (on_hangup) on_hangup();
+  }
 }
 
 }  // namespace md::server

@@ -3,6 +3,7 @@
 // accepting, let in-flight requests finish, close the Redis appender, stop the workers.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
 #include "server/redis_appender.hpp"
+#include "server/triage_service.hpp"
 #include "store/pg.hpp"
 
 namespace md::server {
@@ -36,11 +38,14 @@ class service_host {
   redis_appender& appender() { return *appender_; }  // serve role only
   store::pg_pool& database() { return *database_; }
   const crypto::keyring& keys() const { return *keys_; }
+  // SIGHUP: loads the taxonomy again; on a problem keeps the old one and logs why.
+  void reload();
 
  private:
   const settings& config_;
   roles roles_;
   std::unique_ptr<crypto::keyring> keys_;
+  std::unique_ptr<taxonomy_holder> taxonomy_;
   metrics_registry metrics_;
   std::unique_ptr<store::pg_pool> database_;
   std::unique_ptr<queue::shared_redis> redis_;
@@ -55,8 +60,9 @@ class service_host {
   bool stopped_ = false;
 };
 
-// Blocks SIGINT and SIGTERM in every thread (call first in main) and waits for one.
+// Blocks SIGINT, SIGTERM and SIGHUP in every thread (call first in main). The wait returns on
+// SIGINT or SIGTERM; each SIGHUP meanwhile calls on_hangup (reload) and goes on waiting.
 void block_termination_signals();
-int wait_for_termination_signal();
+int wait_for_termination_signal(const std::function<void()>& on_hangup = {});
 
 }  // namespace md::server

@@ -6,57 +6,13 @@
 #include "core/case_ref.hpp"
 #include "crypto/primitives.hpp"
 #include "server/auth.hpp"
+#include "server/case_json.hpp"
 #include "server/http_util.hpp"
 #include "store/case_store.hpp"
 
 namespace md::server {
 namespace json = boost::json;
 namespace {
-
-json::value optional_json(const std::optional<std::string>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
-}
-
-json::object case_summary_json(const store::case_summary& s) {
-  json::array topics(s.topics.begin(), s.topics.end());
-  json::array regions(s.regions.begin(), s.regions.end());
-  return json::object{{"ref", s.ref},
-                      {"status", s.status},
-                      {"source", s.source},
-                      {"topics", std::move(topics)},
-                      {"regions", std::move(regions)},
-                      {"medium", optional_json(s.medium)},
-                      {"outlet", json::object{{"name", optional_json(s.outlet_name)},
-                                              {"scope", optional_json(s.outlet_scope)}}},
-                      {"deadline", optional_json(s.deadline)},
-                      {"priority", to_string(s.priority_level)},
-                      {"created_at", s.created_at}};
-}
-
-json::object case_detail_json(const store::case_detail& d) {
-  auto out = case_summary_json(d.summary);
-  out["updated_at"] = d.summary.updated_at;
-  out["intake_id"] = optional_json(d.intake_id);
-  json::array timeline;
-  for (auto& e : d.timeline) {
-    json::error_code ec;
-    auto data = json::parse(e.data_json, ec);
-    timeline.push_back(json::object{{"at", e.at}, {"actor", e.actor}, {"kind", e.kind},
-                                    {"data", ec ? json::value(json::object{}) : std::move(data)}});
-  }
-  out["timeline"] = std::move(timeline);
-  out["offers"] = json::array{};  // filled by the matching and offers issue
-  return out;
-}
-
-// Parses a JSON object body; on failure returns the 400 response.
-std::variant<json::object, http_response> json_body(const http_request& request) {
-  json::error_code ec;
-  auto value = json::parse(request.body(), ec);
-  if (ec) return field_error_response({"$", "request body is not valid JSON"});
-  if (!value.is_object()) return field_error_response({"$", "request body must be a JSON object"});
-  return std::move(value.get_object());
-}
 
 std::optional<std::string> string_field(const json::object& o, std::string_view key) {
   auto it = o.find(key);
@@ -67,7 +23,7 @@ std::optional<std::string> string_field(const json::object& o, std::string_view 
 std::string client_key(const request_context& ctx) { return ctx.remote.address().to_string(); }
 
 awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
-  auto body = json_body(ctx.request);
+  auto body = json_object_body(ctx.request);
   if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
   auto& o = std::get<json::object>(body);
   auto email = string_field(o, "email");
@@ -209,7 +165,7 @@ awaitable<http_response> handle_get_case(app_context& app, request_context& ctx)
 awaitable<http_response> handle_reveal_request(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::staff);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto body = json_body(ctx.request);
+  auto body = json_object_body(ctx.request);
   if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
   auto reason = string_field(std::get<json::object>(body), "reason");
   if (!reason || reason->find_first_not_of(" \t\r\n") == std::string::npos || reason->size() > 500)

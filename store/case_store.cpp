@@ -3,10 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/case_ref.hpp"
+#include "routing/triage_json.hpp"
 
 namespace md::store {
 namespace {
@@ -25,9 +27,23 @@ RETURNING year, last_number)sql";
 
 constexpr std::string_view insert_case_sql = R"sql(
 INSERT INTO cases (ref, intake_id, source, priority, topics, regions, medium, outlet_name, outlet_scope,
-                   deadline, journalist_email_index, request_sealed)
-VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7, $8, $9, $10::timestamptz, $11, $12)
+                   deadline, journalist_email_index, request_sealed, received_at, priority_score, needs,
+                   target_at, triage_explain)
+VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7, $8, $9, $10::timestamptz, $11, $12,
+        to_timestamp($13::bigint / 1000.0), $14, $15::jsonb, $16::timestamptz, $17::jsonb)
 RETURNING id)sql";
+
+constexpr std::string_view link_intake_sql = "UPDATE intakes SET case_id = $2 WHERE id = $1";
+
+// A journalist's requests of the last 24 hours, newest first: candidates for a duplicate.
+constexpr std::string_view recent_requests_sql = R"sql(
+SELECT id, ref, source, request_sealed FROM cases
+WHERE journalist_email_index = $1 AND received_at > to_timestamp($2::bigint / 1000.0)
+ORDER BY id DESC LIMIT 20)sql";
+
+constexpr std::string_view insert_message_sql = R"sql(
+INSERT INTO case_messages (case_id, intake_id, direction, source, at, sealed)
+VALUES ($1, $2, 'in', $3, to_timestamp($4::bigint / 1000.0), $5))sql";
 
 constexpr std::string_view insert_event_sql = R"sql(
 INSERT INTO case_events (case_id, actor, kind, data) VALUES ($1, $2, $3, $4::jsonb))sql";
@@ -36,7 +52,9 @@ constexpr std::string_view summary_columns = R"sql(
 ref, status, source, topics, regions, medium, outlet_name, outlet_scope,
 to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), priority,
 to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))sql";
+to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), priority_score, needs::text,
+to_char(target_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), escalation, corrected_fields)sql";
 
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string out = "{";
@@ -54,6 +72,10 @@ std::string text_array_literal(const std::vector<std::string>& items) {
 
 pg_param optional_string(const std::string& s) { return s.empty() ? null_param() : text(s); }
 
+constexpr std::int64_t duplicate_window_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(duplicate_window).count();
+}
+
 case_summary read_summary(const pg_result& r, int row, int first_column) {
   case_summary s;
   int c = first_column;
@@ -69,6 +91,12 @@ case_summary read_summary(const pg_result& r, int row, int first_column) {
   s.priority_level = static_cast<priority>(r.get_int(row, c++));
   s.created_at = r.get(row, c++);
   s.updated_at = r.get(row, c++);
+  s.received_at = r.get(row, c++);
+  s.priority_score = static_cast<int>(r.get_int(row, c++));
+  s.needs_json = r.get(row, c++);
+  s.target_at = r.get_optional(row, c++);
+  s.escalation = r.get(row, c++);
+  s.corrected_fields = r.get_text_array(row, c++);
   return s;
 }
 
@@ -80,40 +108,99 @@ std::string journalist_email_index(const crypto::keyring& keys, std::string_view
   return keys.blind_index("journalist.email", crypto::normalise_email(email));
 }
 
-std::vector<std::optional<std::string>> store_new_cases(pg_connection& tx, const crypto::keyring& keys,
-                                                        std::span<const new_case> batch) {
-  std::vector<std::optional<std::string>> refs(batch.size());
-  std::vector<std::size_t> fresh;
+std::string case_message_binding(std::string_view intake_id) { return fmt::format("case_messages.sealed:{}", intake_id); }
+
+std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, const crypto::keyring& keys,
+                                                          std::span<const new_case> batch,
+                                                          const same_request_test& same_request) {
+  std::vector<std::optional<stored_intake>> out(batch.size());
+  // Per new intake: the case it joins, as a stored case (id, ref) or an earlier entry of this batch.
+  struct earlier_case {
+    std::string id, ref;
+    std::optional<std::size_t> in_batch;
+  };
+  std::vector<std::size_t> opening;
+  std::vector<std::pair<std::size_t, earlier_case>> joining;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& n = batch[i];
     auto r = tx.exec(insert_intake_sql, {text(n.intake_id), text(intake::to_string(n.source)),
                                          number(n.received_unix_ms), number(n.deliveries)});
-    if (r.affected() == 1) fresh.push_back(i);
+    if (r.affected() != 1) continue;  // already stored: a redelivery
+    std::optional<earlier_case> duplicate_of;
+    if (!n.journalist_email.empty()) {
+      auto index = journalist_email_index(keys, n.journalist_email);
+      for (auto k : opening) {  // earlier in this batch: not in the table yet
+        auto& e = batch[k];
+        if (!e.journalist_email.empty() && journalist_email_index(keys, e.journalist_email) == index &&
+            e.received_unix_ms > n.received_unix_ms - duplicate_window_ms() &&
+            same_request(intake::to_string(e.source), e.sealed_document_plaintext, intake::to_string(n.source),
+                         n.sealed_document_plaintext)) {
+          duplicate_of = earlier_case{{}, {}, k};
+          break;
+        }
+      }
+      if (!duplicate_of) {
+        auto recent = tx.exec(recent_requests_sql, {bytes(index), number(n.received_unix_ms - duplicate_window_ms())});
+        for (int row = 0; row < recent.rows() && !duplicate_of; ++row) {
+          std::string ref{recent.get(row, 1)};
+          auto document = keys.open(recent.get_bytes(row, 3), case_request_binding(ref));
+          if (document && same_request(recent.get(row, 2), *document, intake::to_string(n.source),
+                                       n.sealed_document_plaintext))
+            duplicate_of = earlier_case{std::string{recent.get(row, 0)}, ref, std::nullopt};
+        }
+      }
+    }
+    if (duplicate_of) joining.emplace_back(i, std::move(*duplicate_of));
+    else opening.push_back(i);
   }
-  if (fresh.empty()) return refs;
-  auto allocated = tx.exec(allocate_refs_sql, {number(static_cast<std::int64_t>(fresh.size()))});
-  auto year = static_cast<int>(allocated.get_int(0, 0));
-  auto first_number = allocated.get_int(0, 1) - static_cast<std::int64_t>(fresh.size()) + 1;
-  for (std::size_t k = 0; k < fresh.size(); ++k) {
-    auto& n = batch[fresh[k]];
-    auto ref = format_case_ref(year, first_number + static_cast<std::int64_t>(k));
-    auto& t = n.triage;
-    auto sealed = keys.seal(n.sealed_document_plaintext, case_request_binding(ref));
-    auto email_index = n.journalist_email.empty() ? null_param() : bytes(journalist_email_index(keys, n.journalist_email));
-    auto inserted = tx.exec(insert_case_sql,
-                            {text(ref), text(n.intake_id), text(intake::to_string(n.source)),
-                             number(static_cast<int>(t.priority_level)), text(text_array_literal(t.topics)),
-                             text(text_array_literal(t.regions)), optional_string(t.medium),
-                             optional_string(t.outlet_name), optional_string(t.outlet_scope),
-                             t.deadline ? text(format_iso8601(*t.deadline)) : null_param(), email_index,
-                             bytes(sealed)});
-    boost::json::object data{{"intake_id", n.intake_id}, {"source", intake::to_string(n.source)},
-                             {"priority", to_string(t.priority_level)}};
+
+  std::vector<std::string> opened_ids(batch.size());
+  if (!opening.empty()) {
+    auto allocated = tx.exec(allocate_refs_sql, {number(static_cast<std::int64_t>(opening.size()))});
+    auto year = static_cast<int>(allocated.get_int(0, 0));
+    auto first_number = allocated.get_int(0, 1) - static_cast<std::int64_t>(opening.size()) + 1;
+    for (std::size_t k = 0; k < opening.size(); ++k) {
+      auto& n = batch[opening[k]];
+      auto ref = format_case_ref(year, first_number + static_cast<std::int64_t>(k));
+      auto& t = n.triage;
+      auto sealed = keys.seal(n.sealed_document_plaintext, case_request_binding(ref));
+      auto email_index =
+          n.journalist_email.empty() ? null_param() : bytes(journalist_email_index(keys, n.journalist_email));
+      auto inserted = tx.exec(
+          insert_case_sql,
+          {text(ref), text(n.intake_id), text(intake::to_string(n.source)), number(static_cast<int>(t.priority_level)),
+           text(text_array_literal(t.topics)), text(text_array_literal(t.regions)), optional_string(t.medium),
+           optional_string(t.outlet_name), optional_string(t.outlet_scope),
+           t.deadline ? text(format_iso8601(*t.deadline)) : null_param(), email_index, bytes(sealed),
+           number(n.received_unix_ms), number(t.priority_score),
+           text(boost::json::serialize(routing::needs_json(t.needs))), text(format_iso8601(t.target_at)),
+           text(boost::json::serialize(routing::explain_json(t.explain)))});
+      std::string case_id{inserted.get(0, 0)};
+      tx.exec(link_intake_sql, {text(n.intake_id), text(case_id)});
+      boost::json::object data{{"intake_id", n.intake_id}, {"source", intake::to_string(n.source)},
+                               {"priority", to_string(t.priority_level)}, {"priority_score", t.priority_score}};
+      tx.exec(insert_event_sql, {text(case_id), text("system:worker"), text("case_opened"), text(boost::json::serialize(data))});
+      opened_ids[opening[k]] = case_id;
+      out[opening[k]] = stored_intake{ref, false};
+    }
+  }
+  for (auto& [i, earlier] : joining) {
+    auto& n = batch[i];
+    if (earlier.in_batch) {
+      earlier.id = opened_ids[*earlier.in_batch];
+      earlier.ref = out[*earlier.in_batch]->ref;
+    }
+    tx.exec(insert_message_sql, {text(earlier.id), text(n.intake_id), text(intake::to_string(n.source)),
+                                 number(n.received_unix_ms), bytes(keys.seal(n.sealed_document_plaintext,
+                                                                             case_message_binding(n.intake_id)))});
+    tx.exec(link_intake_sql, {text(n.intake_id), text(earlier.id)});
+    boost::json::object data{{"intake_id", n.intake_id}, {"source", intake::to_string(n.source)}};
     tx.exec(insert_event_sql,
-            {text(inserted.get(0, 0)), text("system:worker"), text("case_opened"), text(boost::json::serialize(data))});
-    refs[fresh[k]] = ref;
+            {text(earlier.id), text("system:worker"), text("duplicate_joined"), text(boost::json::serialize(data))});
+    tx.exec("UPDATE cases SET updated_at = now() WHERE id = $1", {text(earlier.id)});
+    out[i] = stored_intake{earlier.ref, true};
   }
-  return refs;
+  return out;
 }
 
 void store_failed_intake(pg_connection& c, const failed_intake& f) {
@@ -144,11 +231,13 @@ ORDER BY id DESC LIMIT $3)sql",
 }
 
 std::optional<case_detail> find_case(pg_connection& c, std::string_view ref) {
-  auto r = c.exec(fmt::format("SELECT id, intake_id, {} FROM cases WHERE ref = $1", summary_columns), {text(ref)});
+  auto r = c.exec(fmt::format("SELECT id, intake_id, triage_explain::text, {} FROM cases WHERE ref = $1", summary_columns),
+                  {text(ref)});
   if (r.rows() == 0) return std::nullopt;
   case_detail d;
   d.intake_id = r.get_optional(0, 1);
-  d.summary = read_summary(r, 0, 2);
+  d.triage_explain_json = r.get(0, 2);
+  d.summary = read_summary(r, 0, 3);
   auto events = c.exec(R"sql(
 SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), actor, kind, data::text
 FROM case_events WHERE case_id = $1 ORDER BY id)sql",
@@ -161,7 +250,7 @@ FROM case_events WHERE case_id = $1 ORDER BY id)sql",
 
 std::optional<intake_state> find_intake(pg_connection& c, std::string_view intake_id) {
   auto r = c.exec(R"sql(
-SELECT i.status, c.ref, i.error FROM intakes i LEFT JOIN cases c ON c.intake_id = i.id WHERE i.id = $1)sql",
+SELECT i.status, c.ref, i.error FROM intakes i LEFT JOIN cases c ON c.id = i.case_id WHERE i.id = $1)sql",
                   {text(intake_id)});
   if (r.rows() == 0) return std::nullopt;
   return intake_state{std::string{r.get(0, 0)}, r.get_optional(0, 1), r.get_optional(0, 2)};
@@ -176,6 +265,116 @@ std::optional<std::string> reveal_case_request(pg_connection& tx, const crypto::
   boost::json::object data{{"fields", "request"}, {"reason", reason}};
   tx.exec(insert_event_sql, {text(r.get(0, 0)), text(actor), text("request_revealed"), text(boost::json::serialize(data))});
   return plaintext;
+}
+
+// ---- triage corrections and re-triage ----
+
+std::optional<case_triage> lock_case_triage(pg_connection& tx, std::string_view ref) {
+  auto r = tx.exec(R"sql(
+SELECT id, source, (extract(epoch FROM received_at) * 1000)::bigint, topics, regions, medium, outlet_name,
+       outlet_scope, to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), needs::text,
+       priority_score, priority, to_char(target_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       corrected_fields
+FROM cases WHERE ref = $1 FOR UPDATE)sql",
+                   {text(ref)});
+  if (r.rows() == 0) return std::nullopt;
+  case_triage t;
+  t.case_id = r.get_int(0, 0);
+  t.source = r.get(0, 1);
+  t.received_at = from_unix_ms(r.get_int(0, 2));
+  auto& f = t.fields;
+  f.topics = r.get_text_array(0, 3);
+  f.regions = r.get_text_array(0, 4);
+  f.medium = r.get_optional(0, 5).value_or("");
+  f.outlet_name = r.get_optional(0, 6).value_or("");
+  f.outlet_scope = r.get_optional(0, 7).value_or("");
+  if (auto d = r.get_optional(0, 8)) f.deadline = parse_iso8601(*d);
+  boost::json::error_code ec;
+  auto needs = boost::json::parse(r.get(0, 9), ec);
+  if (!ec) f.needs = routing::needs_from_json(needs).value_or(routing::voice_needs{});
+  f.priority_score = static_cast<int>(r.get_int(0, 10));
+  f.priority_level = static_cast<priority>(r.get_int(0, 11));
+  if (auto target = r.get_optional(0, 12)) f.target_at = parse_iso8601(*target).value_or(t.received_at);
+  t.corrected_fields = r.get_text_array(0, 13);
+  return t;
+}
+
+void save_case_triage(pg_connection& tx, const case_triage& updated, std::span<const triage_change> changes,
+                      std::string_view actor, std::string_view kind, std::string_view explain_json) {
+  auto& f = updated.fields;
+  auto case_id = number(updated.case_id);
+  // A new target time restarts the escalation clock.
+  tx.exec(R"sql(
+UPDATE cases SET topics = $2::text[], regions = $3::text[], medium = $4, outlet_name = $5, outlet_scope = $6,
+       deadline = $7::timestamptz, needs = $8::jsonb, priority_score = $9, priority = $10,
+       escalation = CASE WHEN target_at IS DISTINCT FROM $11::timestamptz THEN 'none' ELSE escalation END,
+       target_at = $11::timestamptz, corrected_fields = $12::text[],
+       triage_explain = COALESCE($13::jsonb, triage_explain), updated_at = now()
+WHERE id = $1)sql",
+          {case_id, text(text_array_literal(f.topics)), text(text_array_literal(f.regions)), optional_string(f.medium),
+           optional_string(f.outlet_name), optional_string(f.outlet_scope),
+           f.deadline ? text(format_iso8601(*f.deadline)) : null_param(),
+           text(boost::json::serialize(routing::needs_json(f.needs))), number(f.priority_score),
+           number(static_cast<int>(f.priority_level)), text(format_iso8601(f.target_at)),
+           text(text_array_literal(updated.corrected_fields)),
+           explain_json.empty() ? null_param() : text(explain_json)});
+  for (auto& change : changes) {
+    auto data = fmt::format(R"({{"field":{},"from":{},"to":{}}})", boost::json::serialize(boost::json::value(change.field)),
+                            change.from_json, change.to_json);
+    tx.exec(insert_event_sql, {case_id, text(actor), text(kind), text(data)});
+  }
+}
+
+std::string open_case_request(pg_connection& c, const crypto::keyring& keys, std::string_view ref) {
+  auto r = c.exec("SELECT request_sealed FROM cases WHERE ref = $1", {text(ref)});
+  if (r.rows() == 0) throw std::runtime_error("no such case");
+  auto plaintext = keys.open(r.get_bytes(0, 0), case_request_binding(ref));
+  if (!plaintext) throw std::runtime_error("a case request could not be opened (wrong master key?)");
+  return std::move(*plaintext);
+}
+
+triage_accuracy read_triage_accuracy(pg_connection& c) {
+  triage_accuracy a;
+  a.cases = c.exec("SELECT count(*) FROM cases WHERE source <> 'staff'").get_int(0, 0);
+  auto r = c.exec(R"sql(
+SELECT field, count(*) FROM cases, unnest(corrected_fields) AS field
+WHERE source <> 'staff' GROUP BY field ORDER BY field)sql");
+  for (int i = 0; i < r.rows(); ++i) a.corrected_by_field.emplace_back(std::string{r.get(i, 0)}, r.get_int(i, 1));
+  return a;
+}
+
+// ---- deadline escalation ----
+
+std::vector<escalation> escalate_due_cases(pg_connection& tx, time_point now) {
+  // Levels by the share of the time from arrival to the target that has gone: half, four fifths,
+  // all of it (overdue). A case only ever moves up, so each event is written once.
+  auto r = tx.exec(R"sql(
+WITH due AS (
+  SELECT id, CASE WHEN $1::timestamptz >= target_at THEN 'overdue'
+                  WHEN $1::timestamptz >= received_at + (target_at - received_at) * 0.8 THEN 'four_fifths'
+                  ELSE 'half' END AS level
+  FROM cases
+  WHERE status IN ('new', 'triaged') AND escalation <> 'overdue' AND target_at IS NOT NULL
+    AND $1::timestamptz >= received_at + (target_at - received_at) * 0.5
+  FOR UPDATE SKIP LOCKED
+), changed AS (
+  UPDATE cases c SET escalation = due.level, updated_at = now()
+  FROM due
+  WHERE c.id = due.id
+    AND array_position(ARRAY['none', 'half', 'four_fifths', 'overdue'], due.level)
+        > array_position(ARRAY['none', 'half', 'four_fifths', 'overdue'], c.escalation)
+  RETURNING c.id, c.ref, c.escalation
+), events AS (
+  INSERT INTO case_events (case_id, actor, kind, data)
+  SELECT id, 'system:worker', CASE WHEN escalation = 'overdue' THEN 'overdue' ELSE 'escalated' END,
+         jsonb_build_object('level', escalation)
+  FROM changed
+)
+SELECT ref, escalation FROM changed ORDER BY ref)sql",
+                   {text(format_iso8601(now))});
+  std::vector<escalation> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({std::string{r.get(i, 0)}, std::string{r.get(i, 1)}});
+  return out;
 }
 
 }  // namespace md::store

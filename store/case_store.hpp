@@ -2,6 +2,8 @@
 // through a function here that also appends its timeline event in the same transaction.
 // Personal fields go in sealed; what comes out of the read functions is non-personal.
 #pragma once
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,7 +25,12 @@ struct case_summary {
   std::optional<std::string> medium, outlet_name, outlet_scope;
   std::optional<std::string> deadline;  // ISO-8601 UTC
   priority priority_level = priority::normal;
-  std::string created_at, updated_at;
+  int priority_score = 0;
+  std::string needs_json = "{}";  // routing::voice_needs as JSON
+  std::optional<std::string> target_at;  // ISO-8601 UTC
+  std::string escalation = "none";        // none | half | four_fifths | overdue
+  std::vector<std::string> corrected_fields;
+  std::string created_at, updated_at, received_at;
 };
 
 struct timeline_event {
@@ -34,6 +41,7 @@ struct timeline_event {
 struct case_detail {
   case_summary summary;
   std::optional<std::string> intake_id;
+  std::string triage_explain_json = "[]";
   std::vector<timeline_event> timeline;
 };
 
@@ -59,10 +67,68 @@ struct new_case {
   routing::triage_result triage;
 };
 
-// Stores a batch in the caller's transaction. Idempotent on intake id: an intake already
-// stored is skipped. Returns, per input, the new case's ref or nullopt if it was already stored.
-std::vector<std::optional<std::string>> store_new_cases(pg_connection& tx, const crypto::keyring& keys,
-                                                        std::span<const new_case> batch);
+// Whether two stored documents (source, plaintext) ask the same thing: the worker's judgement,
+// given to the store so that duplicates are found in the same transaction as they are stored.
+using same_request_test = std::function<bool(std::string_view source_a, std::string_view document_a,
+                                             std::string_view source_b, std::string_view document_b)>;
+
+struct stored_intake {
+  std::string ref;        // the case the intake opened or joined
+  bool joined = false;    // true: a duplicate of an earlier request, linked to its case
+};
+
+// How far back a journalist's earlier requests are compared for duplicates.
+inline constexpr std::chrono::hours duplicate_window{24};
+
+// Stores a batch in the caller's transaction. Idempotent on intake id: an intake already stored
+// is skipped (nullopt). A request from the same journalist as one in the last 24 hours that
+// `same_request` judges the same joins that case (a case_messages row and a timeline event)
+// instead of opening another.
+std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, const crypto::keyring& keys,
+                                                          std::span<const new_case> batch,
+                                                          const same_request_test& same_request);
+
+// ---- triage corrections and re-triage ----
+
+struct case_triage {
+  std::int64_t case_id = 0;
+  std::string source;
+  time_point received_at{};
+  routing::triage_result fields;  // explain left empty
+  std::vector<std::string> corrected_fields;
+};
+// The case's triage fields, locked for update in the caller's transaction; nullopt if unknown.
+std::optional<case_triage> lock_case_triage(pg_connection& tx, std::string_view ref);
+
+// One field's change, for the timeline (values are non-personal JSON).
+struct triage_change {
+  std::string field;
+  std::string from_json, to_json;
+};
+// Writes a case's triage fields and one event of `kind` per change (triage_corrected by staff,
+// retriaged by the system), in the caller's transaction.
+void save_case_triage(pg_connection& tx, const case_triage& updated, std::span<const triage_change> changes,
+                      std::string_view actor, std::string_view kind, std::string_view explain_json);
+
+// The sealed request of a case, opened for processing by the system (re-triage); not a reveal
+// to a person, so no event. Throws if it cannot be opened.
+std::string open_case_request(pg_connection& c, const crypto::keyring& keys, std::string_view ref);
+
+// Triage's real accuracy in use: how many cases had each field corrected by staff.
+struct triage_accuracy {
+  std::int64_t cases = 0;
+  std::vector<std::pair<std::string, std::int64_t>> corrected_by_field;
+};
+triage_accuracy read_triage_accuracy(pg_connection& c);
+
+// ---- deadline escalation ----
+
+struct escalation {
+  std::string ref, level;  // half | four_fifths | overdue
+};
+// Moves open cases without an offer to the escalation level their time has reached, with a
+// timeline event each; safe with several workers (each row changes once per level).
+std::vector<escalation> escalate_due_cases(pg_connection& tx, time_point now);
 
 struct failed_intake {
   std::string intake_id;  // may be empty for a malformed stream entry

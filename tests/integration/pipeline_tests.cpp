@@ -44,7 +44,7 @@ TEST_CASE("a signed webhook request is queued, becomes a case and can be read by
   CHECK(list.body.find("\"total\":1") != std::string::npos);
   CHECK(list.body.find(ref) != std::string::npos);
   CHECK(list.body.find("\"priority\":\"urgent\"") != std::string::npos);
-  CHECK(list.body.find("\"outlet\":{\"name\":\"BBC Radio Kent\",\"scope\":null}") != std::string::npos);
+  CHECK(list.body.find("\"outlet\":{\"name\":\"BBC Radio Kent\",\"scope\":\"local\"}") != std::string::npos);
   CHECK(list.body.find("Sam Example") == std::string::npos);  // personal data only by reveal
 
   auto detail = admin.get("/api/v1/cases/" + ref);

@@ -106,13 +106,3 @@ TEST_CASE("intake records seal their payload bound to the intake id") {
   CHECK_FALSE(parse_intake_source("fax"));
 }
 
-TEST_CASE("priority follows the time left before the response deadline") {
-  auto now = at(1'800'000'000);
-  using std::chrono::hours;
-  using std::chrono::minutes;
-  CHECK(routing::priority_for_deadline(std::nullopt, now) == priority::normal);
-  CHECK(routing::priority_for_deadline(now + minutes(90), now) == priority::urgent);
-  CHECK(routing::priority_for_deadline(now - minutes(5), now) == priority::urgent);
-  CHECK(routing::priority_for_deadline(now + hours(5), now) == priority::high);
-  CHECK(routing::priority_for_deadline(now + hours(30), now) == priority::normal);
-}

@@ -1,0 +1,26 @@
+// Europe/London civil time from the fixed UK rule (BST = UTC+1 from the last Sunday of March
+// 01:00 UTC to the last Sunday of October 01:00 UTC). No tz database, no TZ/localtime, no I/O.
+#pragma once
+#include <chrono>
+
+#include "core/time.hpp"
+
+namespace md {
+
+struct london_civil {
+  std::chrono::year_month_day date;
+  int hour;
+  int minute;
+};
+
+// 60 minutes while BST is in force at t, else 0.
+std::chrono::minutes london_offset(time_point t);
+
+// The London wall-clock date and time at t (seconds dropped).
+london_civil to_london(time_point t);
+
+// The instant a London wall-clock time names. A time in the spring-forward gap (01:00-01:59 on the
+// last Sunday of March) moves forward an hour; an ambiguous autumn time is its first (BST) instance.
+time_point from_london(std::chrono::year_month_day date, int hour, int minute);
+
+}  // namespace md

@@ -1,0 +1,59 @@
+// Case JSON (see case_json.hpp).
+#include "server/case_json.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include "server/http_util.hpp"
+
+namespace md::server {
+namespace json = boost::json;
+namespace {
+
+// A JSON column read back; an unreadable one shows as `fallback` rather than failing the page.
+json::value parsed_or(std::string_view text, json::value fallback) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  return ec ? fallback : v;
+}
+
+}  // namespace
+
+json::object case_summary_json(const store::case_summary& s) {
+  json::array topics(s.topics.begin(), s.topics.end());
+  json::array regions(s.regions.begin(), s.regions.end());
+  json::array corrected(s.corrected_fields.begin(), s.corrected_fields.end());
+  return json::object{{"ref", s.ref},
+                      {"status", s.status},
+                      {"source", s.source},
+                      {"topics", std::move(topics)},
+                      {"regions", std::move(regions)},
+                      {"medium", optional_json(s.medium)},
+                      {"outlet", json::object{{"name", optional_json(s.outlet_name)},
+                                              {"scope", optional_json(s.outlet_scope)}}},
+                      {"deadline", optional_json(s.deadline)},
+                      {"needs", parsed_or(s.needs_json, json::object{})},
+                      {"priority", to_string(s.priority_level)},
+                      {"priority_score", s.priority_score},
+                      {"target_at", optional_json(s.target_at)},
+                      {"escalation", s.escalation},
+                      {"overdue", s.escalation == "overdue"},
+                      {"corrected_fields", std::move(corrected)},
+                      {"received_at", s.received_at},
+                      {"created_at", s.created_at}};
+}
+
+json::object case_detail_json(const store::case_detail& d) {
+  auto out = case_summary_json(d.summary);
+  out["updated_at"] = d.summary.updated_at;
+  out["intake_id"] = optional_json(d.intake_id);
+  out["triage_explain"] = parsed_or(d.triage_explain_json, json::array{});
+  json::array timeline;
+  for (auto& e : d.timeline)
+    timeline.push_back(json::object{{"at", e.at}, {"actor", e.actor}, {"kind", e.kind},
+                                    {"data", parsed_or(e.data_json, json::object{})}});
+  out["timeline"] = std::move(timeline);
+  out["offers"] = json::array{};  // filled by the matching and offers issue
+  return out;
+}
+
+}  // namespace md::server
