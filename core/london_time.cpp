@@ -3,9 +3,10 @@
 #include "core/london_time.hpp"
 
 namespace md {
-namespace {
 
-using namespace std::chrono;
+using namespace std::chrono;  // calendar arithmetic throughout
+
+namespace {
 
 // The UK changes its clocks at 01:00 UTC on the last Sunday of the month, in both directions.
 sys_seconds clock_change(year y, month m) { return sys_days{y / m / Sunday[last]} + hours{1}; }

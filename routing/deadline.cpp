@@ -30,8 +30,8 @@ constexpr int first_thing = 9 * 60;
 // ---- folding and tokens ----------------------------------------------------------------------
 
 struct stand_in {
-  char ascii;           // '\0': dropped
-  std::size_t length;   // bytes replaced; 0 when in[i] starts no typographic character
+  char ascii;          // '\0': dropped
+  std::size_t length;  // bytes replaced; 0 when in[i] starts no typographic character
 };
 
 // The ASCII stand-in for a typographic character at in[i]: no-break spaces, dashes, curly quotes
@@ -39,15 +39,23 @@ struct stand_in {
 stand_in typographic(string_view in, std::size_t i) {
   auto at = [&](std::size_t k) { return k < in.size() ? static_cast<unsigned char>(in[k]) : 0; };
   if (at(i) == 0xC2 && at(i + 1) == 0xA0) return {' ', 2};
-  if (at(i) == 0xC2 && at(i + 1) == 0xA3) return {'$', 2};  // pound sign
+  if (at(i) == 0xC2 && at(i + 1) == 0xA3) return {'$', 2};                       // pound sign
   if (at(i) == 0xE2 && at(i + 1) == 0x82 && at(i + 2) == 0xAC) return {'$', 3};  // euro sign
   if (at(i) != 0xE2 || at(i + 1) != 0x80) return {'\0', 0};
   switch (at(i + 2)) {
-    case 0x93: case 0x94: return {'-', 3};
-    case 0x98: case 0x99: return {'\0', 3};
-    case 0x9C: case 0x9D: return {'"', 3};
-    case 0xAF: return {' ', 3};
-    default: return {'\0', 0};
+    case 0x93:
+    case 0x94:
+      return {'-', 3};
+    case 0x98:
+    case 0x99:
+      return {'\0', 3};
+    case 0x9C:
+    case 0x9D:
+      return {'"', 3};
+    case 0xAF:
+      return {' ', 3};
+    default:
+      return {'\0', 0};
   }
 }
 
@@ -82,7 +90,7 @@ struct token {
   string_view text;  // in the folded text; a line-break run is the single symbol "\n"
   kind type;
   bool joined;  // touches the previous token (no space between)
-  int value;    // numbers: their value, capped at 999999999 (text.size() is the digit count)
+  int value;    // numbers: the value of (at most) their first 9 digits; text.size() is the digit count
 };
 
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
@@ -107,8 +115,8 @@ std::vector<token> tokenize(string_view s) {
       t.type = kind::number;
       std::int64_t value = 0;
       for (; i < s.size() && is_digit(static_cast<unsigned char>(s[i])); ++i)
-        if (value < 100'000'000) value = value * 10 + (s[i] - '0');
-      t.value = static_cast<int>(std::min<std::int64_t>(value, 999'999'999));
+        if (value < 100'000'000) value = value * 10 + (s[i] - '0');  // stays below 10^9: fits an int
+      t.value = static_cast<int>(value);
     } else if (is_word_byte(c)) {
       t.type = kind::word;
       while (i < s.size() && is_word_byte(static_cast<unsigned char>(s[i]))) ++i;
@@ -134,45 +142,44 @@ constexpr string_view deadline_cues[] = {"by", "before"};
 constexpr string_view deadline_nouns[] = {"deadline", "deadlines"};
 constexpr string_view clock_cues[] = {"by", "at", "before", "until", "till", "til"};  // allow a bare hour
 constexpr string_view event_words[] = {
-    "live",      "air",        "airs",      "aired",    "airing",     "broadcast",  "broadcasts", "broadcasting",
-    "programme", "program",    "show",      "recording", "record",    "recorded",   "filming",    "film",
-    "filmed",    "interview",  "interviews", "interviewing", "transmission", "tx",    "shoot",      "shooting",   "publish",
-    "publishes", "publishing", "published", "publication", "print",   "bulletin",   "news",       "edition",
-    "stream",    "streaming"};
-constexpr string_view event_nouns_after[] = {"live",      "show",      "programme",    "program", "broadcast",
-                                             "bulletin",  "news",      "recording",    "interview", "slot",
-                                             "edition",   "transmission", "tx",        "shoot",   "filming"};
+    "live",         "air",       "airs",     "aired",     "airing",     "broadcast",    "broadcasts",
+    "broadcasting", "programme", "program",  "show",      "recording",  "record",       "recorded",
+    "filming",      "film",      "filmed",   "interview", "interviews", "interviewing", "transmission",
+    "tx",           "shoot",     "shooting", "publish",   "publishes",  "publishing",   "published",
+    "publication",  "print",     "bulletin", "news",      "edition",    "stream",       "streaming"};
+constexpr string_view event_nouns_after[] = {"live",     "show",         "programme", "program",   "broadcast",
+                                             "bulletin", "news",         "recording", "interview", "slot",
+                                             "edition",  "transmission", "tx",        "shoot",     "filming"};
 constexpr string_view go_words[] = {"go", "goes", "going", "went"};  // "goes out at 7"
 // May stand between a cue and its date/time expression ("by the end of the day", "before 10 on").
 constexpr string_view cue_fillers[] = {"the", "this", "next", "on", "at", "around", "about", ",", ":", "-", "("};
 // May stand between a day and the time it goes with ("Friday, 5pm", "5pm on Friday", "tomorrow by 4").
 constexpr string_view link_fillers[] = {"on", "at", "by", "before", "the", "this", ",", "-", "(", ")", ":", "@"};
 // Words shown between a cue and its expression; anything else is elided so no other text leaks out.
-constexpr string_view phrase_fillers[] = {"the", "this", "next", "on", "at", "around", "about", "is", "are",
-                                          "its", "it", "we", "were", "our", "for", "a", "of", "to", "be",
-                                          ",", ":", "-", "("};
+constexpr string_view phrase_fillers[] = {"the", "this", "next", "on", "at",   "around", "about", "is",
+                                          "are", "its",  "it",   "we", "were", "our",    "for",   "a",
+                                          "of",  "to",   "be",   ",",  ":",    "-",      "("};
 // What may follow a bare hour ("by 4", "at 10") for it to be a time and not "at 10 Downing Street".
-constexpr string_view hour_followers[] = {"today", "tomorrow", "tmrw", "tmw",   "tonight", "on",   "at",
-                                          "please", "pls",     "latest", "if",  "so",      "and",  "or",
-                                          "then",   "this",    "for",    "to",  "but",     "in",   "as",
-                                          "thanks", "thank",   "cheers", "sharp", "we",    "i",    "you",
-                                          "uk",     "gmt",     "bst",    "ish",  "next"};
+constexpr string_view hour_followers[] = {
+    "today", "tomorrow", "tmrw",  "tmw",  "tonight", "on",  "at", "please", "pls", "latest", "if",
+    "so",    "and",      "or",    "then", "this",    "for", "to", "but",    "in",  "as",     "thanks",
+    "thank", "cheers",   "sharp", "we",   "i",       "you", "uk", "gmt",    "bst", "ish",    "next"};
 // A dot-form number followed by these is a price or a measure, not a time ("4.50 pounds").
-constexpr string_view measure_words[] = {"percent", "per",  "pounds", "pound", "quid",  "p",     "pence",
-                                         "euros",   "euro", "dollars", "dollar", "million", "billion", "bn",
-                                         "m",       "k",    "miles",  "mile",  "km",    "kg",    "metres",
-                                         "meters",  "years", "year",  "yrs",   "times", "points", "degrees"};
+constexpr string_view measure_words[] = {"percent", "per",   "pounds",  "pound",  "quid",    "p",       "pence",
+                                         "euros",   "euro",  "dollars", "dollar", "million", "billion", "bn",
+                                         "m",       "k",     "miles",   "mile",   "km",      "kg",      "metres",
+                                         "meters",  "years", "year",    "yrs",    "times",   "points",  "degrees"};
 // A dot-form number after these is a reference, not a time ("version 2.10", "section 4.30").
-constexpr string_view reference_words[] = {"version", "release", "chapter", "section", "page",  "clause",
-                                           "article", "paragraph", "rule",  "figure",  "table", "step",
-                                           "level",   "grade",   "score",   "rate",    "odds"};
+constexpr string_view reference_words[] = {"version", "release",   "chapter", "section", "page",  "clause",
+                                           "article", "paragraph", "rule",    "figure",  "table", "step",
+                                           "level",   "grade",     "score",   "rate",    "odds"};
 // A weak weekday abbreviation (sat, sun, wed) alone counts only after one of these.
 constexpr string_view weak_day_context[] = {"on", "by", "before", "until", "till", "deadline"};
 constexpr string_view ordinal_suffixes[] = {"st", "nd", "rd", "th"};
 constexpr string_view hour_units[] = {"hour", "hours", "hr", "hrs"};
 constexpr string_view minute_units[] = {"minute", "minutes", "min", "mins"};
-constexpr string_view number_words[] = {"one", "two", "three", "four",  "five",   "six",
-                                        "seven", "eight", "nine", "ten", "eleven", "twelve"};
+constexpr string_view number_words[] = {"one",   "two",   "three", "four", "five",   "six",
+                                        "seven", "eight", "nine",  "ten",  "eleven", "twelve"};
 
 struct weekday_name {
   string_view name;
@@ -180,10 +187,10 @@ struct weekday_name {
   bool weak;         // also a common word
 };
 constexpr weekday_name weekday_names[] = {
-    {"monday", 1, false},   {"mon", 1, false},   {"tuesday", 2, false}, {"tue", 2, false},  {"tues", 2, false},
-    {"wednesday", 3, false}, {"wed", 3, true},   {"thursday", 4, false}, {"thu", 4, false}, {"thur", 4, false},
-    {"thurs", 4, false},    {"friday", 5, false}, {"fri", 5, false},    {"saturday", 6, false}, {"sat", 6, true},
-    {"sunday", 0, false},   {"sun", 0, true}};
+    {"monday", 1, false},    {"mon", 1, false},    {"tuesday", 2, false},  {"tue", 2, false},      {"tues", 2, false},
+    {"wednesday", 3, false}, {"wed", 3, true},     {"thursday", 4, false}, {"thu", 4, false},      {"thur", 4, false},
+    {"thurs", 4, false},     {"friday", 5, false}, {"fri", 5, false},      {"saturday", 6, false}, {"sat", 6, true},
+    {"sunday", 0, false},    {"sun", 0, true}};
 
 struct month_name {
   string_view name;
@@ -191,18 +198,17 @@ struct month_name {
   bool ambiguous;  // also a common word (may, march)
 };
 constexpr month_name month_names[] = {
-    {"january", 1, false}, {"jan", 1, false},       {"february", 2, false}, {"feb", 2, false},
-    {"march", 3, true},    {"mar", 3, true},        {"april", 4, false},    {"apr", 4, false},
-    {"may", 5, true},      {"june", 6, false},      {"jun", 6, false},      {"july", 7, false},
-    {"jul", 7, false},     {"august", 8, false},    {"aug", 8, false},      {"september", 9, false},
-    {"sep", 9, false},     {"sept", 9, false},      {"october", 10, false}, {"oct", 10, false},
-    {"november", 11, false}, {"nov", 11, false},    {"december", 12, false}, {"dec", 12, false}};
+    {"january", 1, false},   {"jan", 1, false},   {"february", 2, false},  {"feb", 2, false},      {"march", 3, true},
+    {"mar", 3, true},        {"april", 4, false}, {"apr", 4, false},       {"may", 5, true},       {"june", 6, false},
+    {"jun", 6, false},       {"july", 7, false},  {"jul", 7, false},       {"august", 8, false},   {"aug", 8, false},
+    {"september", 9, false}, {"sep", 9, false},   {"sept", 9, false},      {"october", 10, false}, {"oct", 10, false},
+    {"november", 11, false}, {"nov", 11, false},  {"december", 12, false}, {"dec", 12, false}};
 
 constexpr string_view tomorrow_words[] = {"tomorrow", "tmrw", "tmw", "tomorow"};
 constexpr string_view noon_words[] = {"noon", "midday", "lunchtime"};
 // First words of the element parsers besides weekday, month, number and the two lists above.
-constexpr string_view other_starters[] = {"in", "within", "today", "tonight", "this", "next", "lunch",
-                                          "eod",  "cob",    "cop",   "end",     "close", "first"};
+constexpr string_view other_starters[] = {"in",  "within", "today", "tonight", "this",  "next", "lunch",
+                                          "eod", "cob",    "cop",   "end",     "close", "first"};
 
 enum class day_part : std::uint8_t { none, morning, afternoon, evening };
 
@@ -229,13 +235,16 @@ int guessed_hour_minutes(int hour) { return (hour <= 7 ? hour + 12 : hour) * 60;
 
 int hour24(int hour12, bool pm) { return hour12 % 12 + (pm ? 12 : 0); }
 
+// A four-digit year a request may name; the bound also keeps sys_days arithmetic far from overflow.
+bool plausible_year(int year) { return year >= 1970 && year <= 2200; }
+
 // Whether a word can begin a date/time element: one hash lookup lets the scanner skip the
 // ordinary words of a message without trying every parser on them.
 bool starts_element(string_view w) {
   static const std::unordered_set<string_view> starters = [] {
     std::unordered_set<string_view> all;
-    for (auto list : {word_list{tomorrow_words}, word_list{noon_words}, word_list{other_starters},
-                      word_list{number_words}})
+    for (auto list :
+         {word_list{tomorrow_words}, word_list{noon_words}, word_list{other_starters}, word_list{number_words}})
       all.insert(list.begin(), list.end());
     for (auto& w : weekday_names) all.insert(w.name);
     for (auto& m : month_names) all.insert(m.name);
@@ -252,9 +261,9 @@ enum class element_kind : std::uint8_t { day, time, moment };
 struct element {
   std::size_t first, last;  // tokens [first, last)
   element_kind type;
-  sys_days date{};            // day
-  bool rolls_week = false;    // day: a bare weekday naming today, which is today only with a later time
-  bool weak = false;          // day: an ambiguous abbreviation, kept only with a time or a cue
+  sys_days date{};          // day
+  bool rolls_week = false;  // day: a bare weekday naming today, which is today only with a later time
+  bool weak = false;        // day: an ambiguous abbreviation, kept only with a time or a cue
   day_part part = day_part::none;
   int minutes = -1;           // time: minute of the day; day: its part-of-day time, -1 when none
   bool hour_guessed = false;  // time: am/pm inferred, so the day's part may move it by 12 hours
@@ -314,9 +323,7 @@ class scanner {
   }
   bool text_in(std::size_t i, word_list list) const { return i < t_.size() && one_of(t_[i].text, list); }
   bool number(std::size_t i) const { return i < t_.size() && t_[i].type == kind::number; }
-  bool symbol(std::size_t i, char c) const {
-    return i < t_.size() && t_[i].type == kind::symbol && t_[i].text[0] == c;
-  }
+  bool symbol(std::size_t i, char c) const { return i < t_.size() && t_[i].type == kind::symbol && t_[i].text[0] == c; }
   bool symbol_in(std::size_t i, string_view chars) const {
     return i < t_.size() && t_[i].type == kind::symbol && chars.find(t_[i].text[0]) != string_view::npos;
   }
@@ -478,7 +485,7 @@ class scanner {
   std::optional<element> parse_iso_date(std::size_t i) const {
     if (!(symbol(i + 1, '-') && joined(i + 1) && joined_number(i + 2) && width(i + 2) <= 2 && symbol(i + 3, '-') &&
           joined(i + 3) && joined_number(i + 4) && width(i + 4) <= 2) ||
-        continues(i + 5))
+        continues(i + 5) || !plausible_year(value(i)))
       return std::nullopt;
     return date_element(i, i + 5, value(i + 4), value(i + 2), value(i));
   }
@@ -493,7 +500,8 @@ class scanner {
       year = width(e + 1) == 2 ? 2000 + value(e + 1) : value(e + 1);
       e += 2;
     }
-    if (continues(e) || (day == 24 && month == 7 && !year)) return std::nullopt;  // "24/7" means always
+    if (continues(e) || (year && !plausible_year(*year))) return std::nullopt;
+    if (day == 24 && month == 7 && !year) return std::nullopt;  // "24/7" means always
     return date_element(i, e, day, month, year);
   }
 
@@ -501,8 +509,10 @@ class scanner {
   std::optional<element> parse_day_month(std::size_t i) const {
     std::size_t j = i + 1;
     bool ordinal = joined(j) && word_in(j, ordinal_suffixes);
-    if (ordinal) ++j;
-    else if (joined(j)) return std::nullopt;
+    if (ordinal)
+      ++j;
+    else if (joined(j))
+      return std::nullopt;
     if (word(j, "of")) ++j;
     auto month = month_at(j);
     if (!month) return std::nullopt;
@@ -520,8 +530,10 @@ class scanner {
     if (!number(j) || joined(j) || width(j) > 2) return std::nullopt;
     int day = value(j++);
     bool ordinal = joined(j) && word_in(j, ordinal_suffixes);
-    if (ordinal) ++j;
-    else if (joined(j) && !symbol_in(j, ",.")) return std::nullopt;  // "Dec 3pm", "May 3.5"
+    if (ordinal)
+      ++j;
+    else if (joined(j) && !symbol_in(j, ",."))
+      return std::nullopt;  // "Dec 3pm", "May 3.5"
     if (continues(j)) return std::nullopt;
     auto year = year_after(j);
     if (year) j = year->second;
@@ -534,8 +546,7 @@ class scanner {
   // An optional ", 2026" after a date: the year and where the date ends.
   std::optional<std::pair<int, std::size_t>> year_after(std::size_t j) const {
     std::size_t k = symbol(j, ',') ? j + 1 : j;
-    if (number(k) && width(k) == 4 && value(k) >= 1970 && value(k) <= 2200 && !continues(k + 1))
-      return std::pair{value(k), k + 1};
+    if (number(k) && width(k) == 4 && plausible_year(value(k)) && !continues(k + 1)) return std::pair{value(k), k + 1};
     return std::nullopt;
   }
 
@@ -693,7 +704,7 @@ class scanner {
     if (word(i, "close") && word(i + 1, "of") && (word(i + 2, "play") || word(i + 2, "business")))
       return time_element(i, i + 3, close_of_business, false);
     if (auto p = day_part_at(i); p && word(i - 1, "the") && word_in(i - 2, part_cues))  // "by the afternoon"
-      return time_element(word(i - 2, "in") ? i - 2 : i, i + 1, p->minutes, false);  // "in" is no cue: keep it shown
+      return time_element(word(i - 2, "in") ? i - 2 : i, i + 1, p->minutes, false);     // "in" is no cue: keep it shown
     if (word(i, "first") && word(i + 1, "thing")) {
       bool in_the_morning = word(i + 2, "in") && word(i + 3, "the") && word(i + 4, "morning");
       return time_element(i, in_the_morning ? i + 5 : i + 2, first_thing, false);
@@ -786,8 +797,9 @@ class scanner {
       }
       return;
     }
-    int minutes = time ? fit_to_part(time->minutes, time->hour_guessed, day->part)
-                       : day->minutes >= 0 ? day->minutes : close_of_business;
+    int minutes = time                ? fit_to_part(time->minutes, time->hour_guessed, day->part)
+                  : day->minutes >= 0 ? day->minutes
+                                      : close_of_business;
     if (!time) {
       c.notes |= no_time;
       c.default_minutes = minutes;

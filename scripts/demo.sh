@@ -4,4 +4,6 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
+# The taxonomy staff edit: change config/taxonomy/*.toml, then `kill -HUP` the demo to reload it.
+export MEDIADESK_TAXONOMY_DIR="${MEDIADESK_TAXONOMY_DIR:-$here/config/taxonomy}"
 exec "${MEDIADESK_BUILD_DIR:-$here/build}/server/mediadesk" demo "$@"

@@ -127,14 +127,33 @@ TEST_CASE("without a cue the earliest time not tied to an event is taken", "[dea
   CHECK(found->phrase == "at 2pm");
   CHECK(found->why == "no deadline cue; earliest time not tied to an event; 1 event time ignored ('live at 11am')");
   CHECK(deadline(text, bst_now) == "2026-07-08T13:00:00.000Z");
+  // Uncued times already past are not deadlines; only a cued one may be overdue.
+  CHECK(deadline("We spoke this morning. Ring me at 2pm?", "2026-01-14T11:00:00Z") == "2026-01-14T14:00:00.000Z");
+  CHECK(deadline("We spoke this morning.", "2026-01-14T11:00:00Z") == "none");
+  CHECK(deadline("I needed it by 9am today", "2026-01-14T11:00:00Z") == "2026-01-14T09:00:00.000Z");
 }
 
 TEST_CASE("with only event times the earliest event time is taken", "[deadline]") {
-  for (auto event : {"we're live at 6pm", "going live at 6pm", "it goes out at 6pm", "it airs at 6pm",
-                     "on air at 6pm", "the broadcast at 6pm", "the programme at 6pm", "the show at 6pm",
-                     "recording at 6pm", "record at 6pm", "filming at 6pm", "the shoot at 6pm", "interview at 6pm",
-                     "for a 6pm live", "we publish at 6pm", "publication at 6pm", "goes to print at 6pm",
-                     "transmission 6pm", "TX 6pm", "the six o'clock news"}) {
+  for (auto event : {"we're live at 6pm",
+                     "going live at 6pm",
+                     "it goes out at 6pm",
+                     "it airs at 6pm",
+                     "on air at 6pm",
+                     "the broadcast at 6pm",
+                     "the programme at 6pm",
+                     "the show at 6pm",
+                     "recording at 6pm",
+                     "record at 6pm",
+                     "filming at 6pm",
+                     "the shoot at 6pm",
+                     "interview at 6pm",
+                     "for a 6pm live",
+                     "we publish at 6pm",
+                     "publication at 6pm",
+                     "goes to print at 6pm",
+                     "transmission 6pm",
+                     "TX 6pm",
+                     "the six o'clock news"}) {
     INFO(event);
     auto found = find_deadline(event, instant(gmt_now));
     REQUIRE(found);
@@ -212,9 +231,9 @@ TEST_CASE("parts of the day: morning 09:00, afternoon 15:00, evening 18:00, firs
 // ---- dates -----------------------------------------------------------------------------------
 
 TEST_CASE("dates in UK order and in words", "[deadline]") {
-  for (auto text : {"3/12", "3/12/26", "3/12/2026", "03/12/2026", "3 December", "3rd December", "3rd of December",
-                    "December 3rd", "Dec 3", "Dec. 3", "Wed 3 Dec", "Thursday, 3 December 2026", "December 3, 2026",
-                    "2026-12-03"}) {
+  for (auto text :
+       {"3/12", "3/12/26", "3/12/2026", "03/12/2026", "3 December", "3rd December", "3rd of December", "December 3rd",
+        "Dec 3", "Dec. 3", "Wed 3 Dec", "Thursday, 3 December 2026", "December 3, 2026", "2026-12-03"}) {
     INFO(text);
     CHECK(deadline(text, gmt_now) == "2026-12-03T17:00:00.000Z");
     CHECK(deadline(text, bst_now) == "2026-12-03T17:00:00.000Z");
@@ -395,11 +414,32 @@ TEST_CASE("nothing found gives nullopt", "[deadline]") {
 }
 
 TEST_CASE("phone numbers, money, counts, years, stations and addresses are not times", "[deadline]") {
-  for (auto text : {"Call me on 07700 900123", "or on +44 20 7946 0018", "freephone 0800 555 0199", "It costs £49",
-                    "tickets are £4.50", "200 people came", "she has 5 children", "since 2026", "by 2026", "aged 16",
-                    "up 50%", "up 2.75 per cent", "1,200 crossed", "on Radio 4", "Channel 4 News", "on 5 Live",
-                    "at 10 Downing Street", "for 4 years", "open 24/7", "on the A1", "the M25", "version 1.5",
-                    "version 2.10", "by 5 children", "Covid-19", "you may 5 times"}) {
+  for (auto text : {"Call me on 07700 900123",
+                    "or on +44 20 7946 0018",
+                    "freephone 0800 555 0199",
+                    "It costs £49",
+                    "tickets are £4.50",
+                    "200 people came",
+                    "she has 5 children",
+                    "since 2026",
+                    "by 2026",
+                    "aged 16",
+                    "up 50%",
+                    "up 2.75 per cent",
+                    "1,200 crossed",
+                    "on Radio 4",
+                    "Channel 4 News",
+                    "on 5 Live",
+                    "at 10 Downing Street",
+                    "for 4 years",
+                    "open 24/7",
+                    "on the A1",
+                    "the M25",
+                    "version 1.5",
+                    "version 2.10",
+                    "by 5 children",
+                    "Covid-19",
+                    "you may 5 times"}) {
     INFO(text);
     CHECK(deadline(text, gmt_now) == "none");
     CHECK(deadline(text, bst_now) == "none");
@@ -452,7 +492,8 @@ TEST_CASE("hostile input: empty, huge, binary and truncated UTF-8 text", "[deadl
   CHECK_FALSE(find_deadline("", now));
   CHECK_FALSE(find_deadline(std::string_view("\0\0\0", 3), now));
   CHECK(deadline("by 4pm \xE2\x80", gmt_now) == "2026-01-14T16:00:00.000Z");
-  CHECK(deadline("by 4pm tomorrow \xE2\x80\x94 we\xE2\x80\x99re live at 6pm \xC2", gmt_now) == "2026-01-15T16:00:00.000Z");
+  CHECK(deadline("by 4pm tomorrow \xE2\x80\x94 we\xE2\x80\x99re live at 6pm \xC2", gmt_now) ==
+        "2026-01-15T16:00:00.000Z");
   std::mt19937 rng(20260114);
   std::string punctuated(256 * 1024, '0');
   for (auto& c : punctuated) c = "0123456789:/"[rng() % 12];
