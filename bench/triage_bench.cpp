@@ -65,13 +65,7 @@ int main() {
     if (ext != ".eml" && ext != ".txt") continue;
     auto raw = read_file(entry.path());
     bytes += raw.size();
-    if (mail::looks_like_message(raw)) {
-      corpus.push_back(server::text_of(mail::parse_message(raw)));
-    } else {
-      journalist_request plain;
-      plain.body = raw;
-      corpus.push_back(server::text_of(plain));
-    }
+    corpus.push_back(server::text_of_raw(raw).text);
   }
   std::vector<double> per_request;
   for (int round = 0; round < 20; ++round)

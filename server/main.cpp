@@ -51,17 +51,9 @@ int run_triage(const settings& config, const std::string& now_flag) {
     }
   }
   auto taxonomy = server::load_taxonomy(config.triage.taxonomy_dir);
-  server::request_text text;
-  if (mail::looks_like_message(input)) {
-    auto message = mail::parse_message(input);
-    if (!reference) reference = message.date;
-    text = server::text_of(message);
-  } else {
-    journalist_request plain;
-    plain.body = input;
-    text = server::text_of(plain);
-  }
-  auto result = routing::triage(*taxonomy, text.input(), reference.value_or(now()));
+  auto request = server::text_of_raw(input);
+  if (!reference) reference = request.date;
+  auto result = routing::triage(*taxonomy, request.text.input(), reference.value_or(now()));
   std::cout << boost::json::serialize(routing::triage_json(result)) << "\n";
   return 0;
 }

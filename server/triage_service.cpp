@@ -52,6 +52,16 @@ request_text text_of(const mail::parsed_message& message) {
   return {message.subject, std::move(parts.new_text), std::move(parts.signature), message.from_address, {}, {}};
 }
 
+raw_request text_of_raw(std::string_view raw) {
+  if (mail::looks_like_message(raw)) {
+    auto message = mail::parse_message(raw);
+    return {text_of(message), message.date};
+  }
+  journalist_request plain;
+  plain.body = std::string(raw);
+  return {text_of(plain), std::nullopt};
+}
+
 std::optional<request_text> text_of_document(std::string_view source, std::string_view document) {
   if (source == "email") return text_of(mail::parse_message(document));
   boost::system::error_code ec;

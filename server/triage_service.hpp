@@ -45,6 +45,14 @@ struct request_text {
 request_text text_of(const journalist_request& request);
 request_text text_of(const mail::parsed_message& message);
 
+// A request as `mediadesk triage` reads it: an RFC 5322 message (with its Date header, the
+// reference time when none is given) or plain text.
+struct raw_request {
+  request_text text;
+  std::optional<time_point> date;
+};
+raw_request text_of_raw(std::string_view raw);
+
 // The stored document of an intake (what was sealed), by source, as request text; nullopt when
 // it cannot be read (then it is triaged as nothing).
 std::optional<request_text> text_of_document(std::string_view source, std::string_view document);
