@@ -108,13 +108,15 @@ void add_term(term_matcher& matcher, std::string_view file, const toml::node& wh
     fail(file, &where, fmt::format("'{}' is not a valid term (lowercase words, single spaces, optional trailing *)", term));
 }
 
-// A name as written ("Yarl's Wood", "BBC Radio 4") as a term: folded the way text is.
+// A name as written ("Yarl's Wood", "BBC Radio 4") as a term: folded the way text is, the
+// possessive kept as a plain s.
 std::string name_as_term(std::string_view name) {
   word_list words(name);
   std::string out;
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (i) out += ' ';
     out += words.word(i);
+    if (words.possessive(i)) out += 's';  // "Yarl's Wood" is the term "yarls wood"
   }
   return out;
 }
@@ -198,7 +200,9 @@ struct taxonomy_builder {
   }
 
   void outlets(std::string_view file, const toml::table& root) {
+    std::vector<std::pair<std::size_t, std::string>> part_of;
     for_each_entry(file, root, "outlet", [&](table_reader& r, const toml::table& table) {
+      if (auto umbrella = r.text("part_of", false); !umbrella.empty()) part_of.emplace_back(t.outlets.size(), umbrella);
       outlet_definition d;
       d.name = r.text("name");
       d.scope = r.text("scope");
@@ -223,6 +227,11 @@ struct taxonomy_builder {
       for (auto& alias : r.texts("aliases")) add_term(t.outlet_names, file, table, alias, index, case_sensitive);
       t.outlets.push_back(std::move(d));
     });
+    for (auto& [index, umbrella] : part_of) {
+      auto found = t.find_outlet(umbrella);
+      if (!found) fail(file, &root, fmt::format("outlet '{}': part_of names no outlet ('{}')", t.outlets[index].name, umbrella));
+      t.outlets[index].part_of = static_cast<int>(*found);
+    }
   }
 
   void languages(std::string_view file, const toml::table& root) {
@@ -252,7 +261,7 @@ struct taxonomy_builder {
     };
     section("medium", {{"tv", cue::tv}, {"radio", cue::radio}, {"print", cue::print}, {"online", cue::online},
                        {"podcast", cue::podcast}});
-    section("needs", {{"lived_experience", cue::lived_experience}, {"on_camera", cue::on_camera},
+    section("needs", {{"lived_experience", cue::lived_experience}, {"expert", cue::expert}, {"on_camera", cue::on_camera},
                       {"voice_only", cue::voice_only}, {"named", cue::named}, {"anonymous", cue::anonymous},
                       {"language_request", cue::language_request}, {"urgency", cue::urgency},
                       {"negation", cue::negation}});

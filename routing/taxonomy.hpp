@@ -29,6 +29,7 @@ struct region_definition {
 struct outlet_definition {
   std::string name, scope, medium;  // scope: national | local | international
   int region = -1;                  // index of the area a local outlet serves, -1 if none
+  int part_of = -1;                 // the umbrella outlet whose email domain it shares (BBC News for BBC Radio Kent)
   std::vector<std::string> domains;
 };
 
@@ -50,7 +51,7 @@ struct priority_weights {
 // Cue word lists from cues.toml, each compiled into a matcher whose targets are list members.
 enum class cue : std::uint32_t {
   tv, radio, print, online, podcast,          // media (first five, in medium_names order)
-  lived_experience, on_camera, voice_only, named, anonymous,
+  lived_experience, expert, on_camera, voice_only, named, anonymous,
   language_request,  // "speaker", "interpreter": a language name near one is a language need
   urgency,           // "asap", "urgent": no time, but priority rises
   negation,          // "not", "doesnt need to be": flips on_camera / named that follow

@@ -69,6 +69,7 @@ word_list::word_list(std::string_view text) {
       bool possessive = in_word && after < text.size() && (text[after] == 's' || text[after] == 'S') &&
                         (after + 1 >= text.size() || !is_ascii_letter_or_digit(static_cast<unsigned char>(text[after + 1])));
       if (possessive) {
+        words_.back().possessive = true;
         end_word();
         after += 1;
       }
@@ -157,7 +158,10 @@ bool term_matcher::matches_at(const compiled& t, const word_list& words, std::si
   for (std::size_t k = 0; k < t.words.size(); ++k) {
     auto w = words.word(at + k);
     auto& tw = t.words[k];
-    if (tw.prefix ? !w.starts_with(tw.text) : w != tw.text) return false;
+    // "Yarl's" matches the term word "yarls" as well as "yarl".
+    bool possessive_match = words.possessive(at + k) && tw.text.size() == w.size() + 1 && tw.text.back() == 's' &&
+                            std::string_view(tw.text).starts_with(w);
+    if (tw.prefix ? !w.starts_with(tw.text) : (w != tw.text && !possessive_match)) return false;
     // Case-sensitive names need capitals on their words, except numbers, "&" and one-letter
     // words ("Express & Star", "BBC Radio 4", "The i").
     if (t.case_sensitive && w.size() > 1 && !words.capitalised(at + k) && !(w[0] >= '0' && w[0] <= '9')) return false;
@@ -169,6 +173,11 @@ void term_matcher::candidates_at(const word_list& words, std::size_t at, std::ve
   out.clear();
   auto w = words.word(at);
   if (auto it = by_first_word_.find(w); it != by_first_word_.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  if (words.possessive(at)) {
+    std::string with_s = std::string(w) + 's';
+    if (auto it = by_first_word_.find(with_s); it != by_first_word_.end())
+      out.insert(out.end(), it->second.begin(), it->second.end());
+  }
   if (!by_first_prefix_.empty()) {
     for (std::size_t n = 3; n <= std::min(w.size(), longest_prefix_); ++n) {
       if (auto it = by_first_prefix_.find(w.substr(0, n)); it != by_first_prefix_.end())

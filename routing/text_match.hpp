@@ -11,7 +11,8 @@
 namespace md::routing {
 
 // Text folded into words: lowercase, accents removed, apostrophes dropped, every other
-// punctuation a break. "£" is kept as a letter so that "£49" stays one word.
+// punctuation a break. "£" is kept as a letter so that "£49" stays one word. A possessive
+// ("Dover's") is kept as its stem, marked, so that it matches both "dover" and "dovers".
 class word_list {
  public:
   explicit word_list(std::string_view text);
@@ -20,6 +21,7 @@ class word_list {
   std::string_view word(std::size_t i) const { return {folded_.data() + words_[i].folded_begin, words_[i].folded_size}; }
   // Whether the word was written with a capital first letter (for case-sensitive names).
   bool capitalised(std::size_t i) const { return words_[i].capitalised; }
+  bool possessive(std::size_t i) const { return words_[i].possessive; }
   // Where the word is in the original text, for callers that split text into sections.
   std::size_t source_offset(std::size_t i) const { return words_[i].source_begin; }
 
@@ -27,6 +29,7 @@ class word_list {
   struct entry {
     std::uint32_t folded_begin, folded_size, source_begin;
     bool capitalised;
+    bool possessive = false;
   };
   std::string folded_;
   std::vector<entry> words_;

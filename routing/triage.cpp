@@ -54,8 +54,10 @@ void find_topics(const taxonomy& tax, const word_list& words, std::size_t subjec
   double best = 0;
   for (auto& [_, t] : by_topic) best = std::max(best, t.score);
   std::vector<std::pair<std::uint32_t, const tally*>> kept;
+  // A single keyword is enough when nothing says more (a short request: "protest outside the hotel").
+  double floor = best >= 2 ? 2 : 1;
   for (auto& [topic, t] : by_topic)
-    if (t.score >= 2 && t.score >= best / 3) kept.emplace_back(topic, &t);
+    if (t.score >= floor && t.score >= best / 3) kept.emplace_back(topic, &t);
   std::sort(kept.begin(), kept.end(), [](auto& a, auto& b) {
     return a.second->score != b.second->score ? a.second->score > b.second->score : a.second->first < b.second->first;
   });
@@ -85,8 +87,20 @@ bool cued_as_employer(const word_list& words, std::uint32_t at) {
   return false;
 }
 
-// Signature 4 points, a cued mention 3, the sender's domain 2.5, any other mention 1; the most
-// specific name breaks ties (BBC Radio Kent over BBC News).
+// Whether `outlet` belongs to `umbrella`: named part of it, or sharing its brand, the first
+// word of the name (BBC Radio Kent and BBC News; ITV Granada and ITV News).
+bool in_family(const taxonomy& tax, std::size_t outlet, std::size_t umbrella) {
+  if (outlet == umbrella) return false;
+  auto& o = tax.outlets[outlet];
+  if (o.part_of == static_cast<int>(umbrella)) return true;
+  auto brand = [](std::string_view name) { return name.substr(0, name.find(' ')); };
+  return brand(o.name) == brand(tax.outlets[umbrella].name);
+}
+
+// Signature 4 points, a cued mention 3, the sender's domain 2.5, any other mention 1; a
+// programme or station of the sender's own organisation, mentioned anywhere, 5 (a bbc.co.uk
+// sender writing about BBC Radio Kent works for BBC Radio Kent). The most specific name breaks
+// ties.
 outlet_choice find_outlet(const taxonomy& tax, const triage_input& input, const word_list& words,
                           std::vector<std::pair<std::uint32_t, std::uint32_t>>& outlet_spans) {
   if (!input.stated_outlet.empty()) {
@@ -111,7 +125,13 @@ outlet_choice find_outlet(const taxonomy& tax, const triage_input& input, const 
   if (auto at = input.sender_address.rfind('@'); at != std::string_view::npos) {
     std::string domain(input.sender_address.substr(at + 1));
     std::transform(domain.begin(), domain.end(), domain.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (auto outlet = tax.outlet_for_domain(domain)) consider(static_cast<std::uint32_t>(*outlet), 2.5, "the sender's email domain");
+    if (auto umbrella = tax.outlet_for_domain(domain)) {
+      std::vector<std::uint32_t> family;
+      for (auto& [outlet, _] : scores)
+        if (in_family(tax, outlet, *umbrella)) family.push_back(outlet);
+      for (auto outlet : family) consider(outlet, 5, scores[outlet].second + ", part of the sender's organisation");
+      consider(static_cast<std::uint32_t>(*umbrella), 2.5, "the sender's email domain");
+    }
   }
   outlet_choice best;
   double best_score = 0;
@@ -192,20 +212,34 @@ void find_medium(const taxonomy& tax, const std::vector<term_match>& cues, int o
 void find_needs(const taxonomy& tax, const word_list& words, const std::vector<term_match>& cues, triage_result& out) {
   auto& needs = out.needs;
   std::vector<std::string> why;
-  // A negation ending at most four words before a cue flips it ("doesnt need to be on camera").
+  // A negation ending at most three words before a cue flips it ("doesnt need to be on camera").
+  // Positions are sorted once so that each look-up is a binary search: linear time overall.
+  std::vector<std::uint32_t> negation_ends, request_words;
+  for (auto& m : cues) {
+    if (is(m, cue::negation)) negation_ends.push_back(m.first_word + m.word_count);
+    if (is(m, cue::language_request)) request_words.push_back(m.first_word);
+  }
+  std::sort(negation_ends.begin(), negation_ends.end());
   auto negated = [&](const term_match& m) {
-    return std::any_of(cues.begin(), cues.end(), [&](const term_match& n) {
-      auto end = n.first_word + n.word_count;
-      return is(n, cue::negation) && end <= m.first_word && m.first_word - end <= 3;
-    });
+    auto it = std::lower_bound(negation_ends.begin(), negation_ends.end(), m.first_word >= 3 ? m.first_word - 3 : 0);
+    return it != negation_ends.end() && *it <= m.first_word;
   };
+  // Lived experience is what most requests want: assumed unless the request turns it down
+  // ("not looking for case studies") or asks only for an expert, a charity voice or a comment.
+  const term_match* lived = nullptr;
+  const term_match* lived_refused = nullptr;
+  const term_match* expert = nullptr;
   for (auto& m : cues) {
     auto term = std::string(tax.cues.term_text(m.term));
-    if (is(m, cue::lived_experience) && !needs.lived_experience) {
-      needs.lived_experience = true;
-      why.push_back(fmt::format("lived experience ('{}')", term));
-    } else if ((is(m, cue::on_camera) || is(m, cue::voice_only)) && needs.appearance.empty()) {
+    if (is(m, cue::lived_experience)) {
+      if (negated(m)) lived_refused = lived_refused ? lived_refused : &m;
+      else lived = lived ? lived : &m;
+    } else if (is(m, cue::expert) && !expert) {
+      expert = &m;
+    } else if ((is(m, cue::on_camera) || is(m, cue::voice_only)) && needs.appearance != "voice_only") {
+      // Voice only wins over on camera ("film them in silhouette"): the least exposure asked for.
       bool camera = is(m, cue::on_camera) != negated(m);
+      if (camera && !needs.appearance.empty()) continue;
       needs.appearance = camera ? "on_camera" : "voice_only";
       why.push_back(fmt::format("{} ('{}')", needs.appearance, term));
     } else if (is(m, cue::anonymous) || (is(m, cue::named) && negated(m))) {
@@ -216,15 +250,26 @@ void find_needs(const taxonomy& tax, const word_list& words, const std::vector<t
       why.push_back(fmt::format("named ('{}')", term));
     }
   }
+  auto term_of = [&](const term_match* m) { return std::string(tax.cues.term_text(m->term)); };
+  if (lived_refused) {
+    why.push_back(fmt::format("no lived experience ('{}' turned down)", term_of(lived_refused)));
+  } else if (lived) {
+    needs.lived_experience = true;
+    why.push_back(fmt::format("lived experience ('{}')", term_of(lived)));
+  } else if (expert) {
+    why.push_back(fmt::format("an expert, not lived experience ('{}')", term_of(expert)));
+  } else {
+    needs.lived_experience = true;
+    why.push_back("lived experience (assumed: no expert asked for)");
+  }
   // A language counts when a request word ("speaker", "interpreter") is within four words of it.
   auto languages = tax.language_names.find_all(words);
   for (auto& l : languages) {
-    bool requested = std::any_of(cues.begin(), cues.end(), [&](const term_match& m) {
-      if (!is(m, cue::language_request)) return false;
-      auto distance = m.first_word > l.first_word ? m.first_word - (l.first_word + l.word_count)
-                                                  : l.first_word - (m.first_word + m.word_count);
-      return m.first_word == l.first_word || distance <= 4;
-    });
+    // Request words start at most 4 words after the language, or end at most 4 before it (the
+    // longest request term is 3 words, so starting 7 before is the earliest that can).
+    auto from = l.first_word >= 7 ? l.first_word - 7 : 0;
+    auto it = std::lower_bound(request_words.begin(), request_words.end(), from);
+    bool requested = it != request_words.end() && *it <= l.first_word + l.word_count + 4;
     auto& id = tax.languages[l.target].id;
     if (requested && std::find(needs.languages.begin(), needs.languages.end(), id) == needs.languages.end()) {
       needs.languages.push_back(id);

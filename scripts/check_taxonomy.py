@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 # Checks the triage taxonomy in config/taxonomy/ (regions.toml, outlets.toml, topics.toml,
-# languages.toml): every file parses as TOML, uses only the known keys, ends with the line
-# "# end of file"; ids are unique; every parent / region / neighbour id exists; the region tree
+# languages.toml): every file parses as TOML and uses only the known keys; ids are unique; every parent / region / neighbour id exists; the region tree
 # has no cycles and every place sits under one of the 14 region-level entries; all 18 topic ids
 # exist; every term (alias, keyword) follows the term syntax of docs/TRIAGE.md (lowercase words
 # of [a-z0-9£&] separated by single spaces, a trailing * after at least 3 characters); no name
@@ -31,7 +30,6 @@ TOPIC_IDS = {
 LEVELS = {"country", "region", "county", "city", "town", "area"}
 SCOPES = {"national", "local", "international"}
 MEDIA = {"tv", "radio", "print", "online", "podcast"}
-END_MARKER = "# end of file"
 
 WORD = r"[a-z0-9£&]+"
 TERM_RE = re.compile(rf"^{WORD}\*?( {WORD}\*?)*$")
@@ -121,9 +119,6 @@ def load(path, table):
         problem(where, f"cannot read: {e}")
         return None
     text = raw.decode("utf-8", errors="replace")
-    lines = text.rstrip("\n").split("\n")
-    if not lines or lines[-1].strip() != END_MARKER:
-        problem(where, f"the last line must be {END_MARKER!r}")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -163,7 +158,7 @@ def check_regions(path):
             problem(where, "name must be a non-empty string")
         else:
             claims.claim(where, fold(name), rid)
-            if e.get("case_sensitive") and not all(w[:1].isupper() or not w[:1].isalpha() for w in name.split()):
+            if e.get("case_sensitive") and not all(w[:1].isupper() or not w[:1].isalpha() or len(w) == 1 for w in name.split()):
                 warnings.append(f"{where}: case_sensitive but the name {name!r} has a lowercase word")
         if e.get("level") not in LEVELS:
             problem(where, f"level {e.get('level')!r} is not one of {sorted(LEVELS)}")
@@ -242,7 +237,7 @@ def check_outlets(path, region_ids):
     for i, e in enumerate(entries):
         where = f"{file} [[outlet]] #{i + 1} ({e.get('name', '?')})"
         check_keys(where, e, {"name", "aliases", "domains", "scope", "medium", "region",
-                              "case_sensitive"}, {"name", "scope", "medium"})
+                              "case_sensitive", "part_of"}, {"name", "scope", "medium"})
         name = e.get("name")
         if not isinstance(name, str) or not fold(name):
             problem(where, "name must be a non-empty string")
@@ -251,7 +246,7 @@ def check_outlets(path, region_ids):
             problem(where, f"duplicate name {name!r}")
         names.add(name)
         claims.claim(where, fold(name), name)
-        if e.get("case_sensitive") and not all(w[:1].isupper() or not w[:1].isalpha() for w in name.split()):
+        if e.get("case_sensitive") and not all(w[:1].isupper() or not w[:1].isalpha() or len(w) == 1 for w in name.split()):
             warnings.append(f"{where}: case_sensitive but the name {name!r} has a lowercase word")
         check_type(where, e, "case_sensitive", bool)
         for alias in check_string_list(where, e, "aliases"):
@@ -272,6 +267,9 @@ def check_outlets(path, region_ids):
                 problem(where, f"region {e['region']!r} does not exist in regions.toml")
             if region_ids is not None and e["region"] in CONTAINER_IDS:
                 problem(where, f"region {e['region']!r} is a container, not a place")
+    for i, e in enumerate(entries):
+        if "part_of" in e and e["part_of"] not in names:
+            problem(f"{file} [[outlet]] #{i + 1} ({e.get('name', '?')})", f"part_of {e['part_of']!r} names no outlet")
 
 
 def check_topics(path):
