@@ -205,3 +205,60 @@ TEST_CASE("the taxonomy is reloaded on SIGHUP; a broken file keeps the previous 
   auto still = case_for(stack, admin, request_json("c@news.example", "Zebrafish", body));
   CHECK(strings(get_case(admin, still).at("topics")).front() == "zebrafish");
 }
+
+namespace {
+
+// Runs `mediadesk <args>` as a real client would, stdin from a file; returns {exit status, stdout}.
+std::pair<int, std::string> run_cli(const std::string& args, const std::string& stdin_text) {
+  auto input = std::filesystem::temp_directory_path() / ("mediadesk-triage-" + std::to_string(getpid()) + ".eml");
+  std::ofstream(input, std::ios::binary) << stdin_text;
+  auto command = fmt::format("'{}' --config /dev/null {} < '{}' 2>/dev/null", MEDIADESK_BINARY, args, input.string());
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  while (auto n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  int status = pclose(pipe);
+  std::filesystem::remove(input);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("mediadesk triage reads a message on stdin and prints the contract's JSON") {
+  std::string message =
+      "From: Jo Bloggs <jo.bloggs@theguardian.com>\r\n"
+      "To: requests@desk.example\r\n"
+      "Subject: =?UTF-8?Q?Small_boats_=E2=80=93_Dover?=\r\n"
+      "Date: Tue, 14 Jul 2026 09:12:00 +0100\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "\r\n"
+      "Hi, I'm writing about small boat arrivals in Dover. Is there someone who crossed who would\r\n"
+      "talk to me? Happy for them to be anonymous. Need a name by 4pm for a 6pm live.\r\n"
+      "\r\n"
+      "On Mon, 13 Jul 2026 at 10:00, Desk <requests@desk.example> wrote:\r\n"
+      "> Filming in Glasgow at 9am on Friday about detention\r\n";
+  auto [status, out] = run_cli("triage", message);
+  REQUIRE(status == 0);
+  auto result = json::parse(out).as_object();
+  std::vector<std::string> keys;
+  for (auto& [key, _] : result) keys.emplace_back(key);
+  CHECK(keys == std::vector<std::string>{"topics", "regions", "medium", "outlet", "deadline", "needs", "priority",
+                                         "explain"});
+  CHECK(strings(result.at("topics")).front() == "channel_crossings");
+  CHECK(strings(result.at("regions")) == std::vector<std::string>{"dover", "kent", "south_east"});  // not Glasgow
+  CHECK(result.at("outlet") == json::parse(R"({"name":"The Guardian","scope":"national"})"));
+  CHECK(result.at("deadline") == "2026-07-14T15:00:00.000Z");  // 16:00 BST, from the Date header's day
+  CHECK(result.at("needs").at("identification") == "anonymous");
+  CHECK(result.at("needs").at("lived_experience") == true);
+  auto priority = result.at("priority").as_int64();
+  CHECK((priority >= 0 && priority <= 100));
+  CHECK_FALSE(result.at("explain").as_array().empty());
+  CHECK(out.find("Jo Bloggs") == std::string::npos);  // no personal data in the output
+
+  // --now wins over the Date header; plain text works; a bad --now is a usage error.
+  auto [plain_status, plain] = run_cli("triage --now 2026-01-14T10:00:00Z", "Need a refugee doctor in Leeds by noon tomorrow\n");
+  REQUIRE(plain_status == 0);
+  CHECK(json::parse(plain).at("deadline") == "2026-01-15T12:00:00.000Z");
+  CHECK(run_cli("triage --now yesterday", "x").first == 64);
+}
