@@ -42,6 +42,40 @@ std::vector<setting_entry> setting_table(settings& s) {
       {"http.benchmark_route", "MEDIADESK_HTTP_BENCHMARK_ROUTE", &s.http.benchmark_route},
       {"smtp.address", "MEDIADESK_SMTP_ADDRESS", &s.smtp.address},
       {"smtp.port", "MEDIADESK_SMTP_PORT", &s.smtp.port, 0, 65535},
+      {"smtp.lmtp_address", "MEDIADESK_SMTP_LMTP_ADDRESS", &s.smtp.lmtp_address},
+      {"smtp.lmtp_port", "MEDIADESK_SMTP_LMTP_PORT", &s.smtp.lmtp_port, 0, 65535},
+      {"smtp.lmtp_socket", "MEDIADESK_SMTP_LMTP_SOCKET", &s.smtp.lmtp_socket},
+      {"smtp.hostname", "MEDIADESK_SMTP_HOSTNAME", &s.smtp.hostname},
+      {"smtp.domains", "MEDIADESK_SMTP_DOMAINS", &s.smtp.domains},
+      {"smtp.addresses", "MEDIADESK_SMTP_ADDRESSES", &s.smtp.addresses},
+      {"smtp.max_message_bytes", "MEDIADESK_SMTP_MAX_MESSAGE_BYTES", &s.smtp.max_message_bytes, 1024, 256 << 20},
+      {"smtp.max_recipients", "MEDIADESK_SMTP_MAX_RECIPIENTS", &s.smtp.max_recipients, 1, 1000},
+      {"smtp.max_line_bytes", "MEDIADESK_SMTP_MAX_LINE_BYTES", &s.smtp.max_line_bytes, 512, 1 << 20},
+      {"smtp.max_commands", "MEDIADESK_SMTP_MAX_COMMANDS", &s.smtp.max_commands, 10, 1'000'000},
+      {"smtp.max_errors", "MEDIADESK_SMTP_MAX_ERRORS", &s.smtp.max_errors, 1, 1000},
+      {"smtp.command_timeout_ms", "MEDIADESK_SMTP_COMMAND_TIMEOUT_MS", &s.smtp.command_timeout_ms, 100, 3'600'000},
+      {"smtp.data_timeout_ms", "MEDIADESK_SMTP_DATA_TIMEOUT_MS", &s.smtp.data_timeout_ms, 100, 3'600'000},
+      {"smtp.max_connections", "MEDIADESK_SMTP_MAX_CONNECTIONS", &s.smtp.max_connections, 1, 100'000},
+      {"mail.transport", "MEDIADESK_MAIL_TRANSPORT", &s.mail.transport},
+      {"mail.maildir", "MEDIADESK_MAIL_MAILDIR", &s.mail.maildir},
+      {"mail.smtp_url", "MEDIADESK_MAIL_SMTP_URL", &s.mail.smtp_url},
+      {"mail.smtp_username", "MEDIADESK_MAIL_SMTP_USERNAME", &s.mail.smtp_username},
+      {"mail.smtp_password", "MEDIADESK_MAIL_SMTP_PASSWORD", &s.mail.smtp_password},
+      {"mail.smtp_password_file", "MEDIADESK_MAIL_SMTP_PASSWORD_FILE", &s.mail.smtp_password_file},
+      {"mail.starttls", "MEDIADESK_MAIL_STARTTLS", &s.mail.starttls},
+      {"mail.from_address", "MEDIADESK_MAIL_FROM_ADDRESS", &s.mail.from_address},
+      {"mail.from_name", "MEDIADESK_MAIL_FROM_NAME", &s.mail.from_name},
+      {"mail.max_attempts", "MEDIADESK_MAIL_MAX_ATTEMPTS", &s.mail.max_attempts, 1, 100},
+      {"mail.retry_base_ms", "MEDIADESK_MAIL_RETRY_BASE_MS", &s.mail.retry_base_ms, 10, 3'600'000},
+      {"mail.timeout_ms", "MEDIADESK_MAIL_TIMEOUT_MS", &s.mail.timeout_ms, 100, 600'000},
+      {"mail.acknowledgements_per_address_per_hour", "MEDIADESK_MAIL_ACKNOWLEDGEMENTS_PER_ADDRESS_PER_HOUR",
+       &s.mail.acknowledgements_per_address_per_hour, 0, 1000},
+      {"inbound.form_submissions_per_ip_per_hour", "MEDIADESK_INBOUND_FORM_SUBMISSIONS_PER_IP_PER_HOUR",
+       &s.inbound.form_submissions_per_ip_per_hour, 1, 100'000},
+      {"inbound.postmark_token", "MEDIADESK_INBOUND_POSTMARK_TOKEN", &s.inbound.postmark_token},
+      {"inbound.mailgun_signing_key", "MEDIADESK_INBOUND_MAILGUN_SIGNING_KEY", &s.inbound.mailgun_signing_key},
+      {"inbound.mailgun_signing_key_file", "MEDIADESK_INBOUND_MAILGUN_SIGNING_KEY_FILE",
+       &s.inbound.mailgun_signing_key_file},
       {"database.url", "MEDIADESK_DATABASE_URL", &s.database.url},
       {"database.pool_size", "MEDIADESK_DATABASE_POOL_SIZE", &s.database.pool_size, 1, 256},
       {"database.connect_timeout_s", "MEDIADESK_DATABASE_CONNECT_TIMEOUT_S", &s.database.connect_timeout_s, 1, 300},
@@ -78,7 +112,10 @@ std::vector<setting_entry> setting_table(settings& s) {
   };
 }
 
-bool is_secret(std::string_view name) { return name == "webhook.secret" || name == "keys.master_key"; }
+bool is_secret(std::string_view name) {
+  return name == "webhook.secret" || name == "keys.master_key" || name == "mail.smtp_password" ||
+         name == "inbound.postmark_token" || name == "inbound.mailgun_signing_key";
+}
 
 std::string render(const value_ref& v, std::string_view name) {
   if (is_secret(name)) return "(secret)";
@@ -201,6 +238,15 @@ load_result load_settings(const std::optional<std::filesystem::path>& file,
     result.errors.push_back({"webhook.secret", "set either webhook.secret or webhook.secret_file, not both"});
   if (!s.keys.master_key.empty() && !s.keys.master_key_file.empty())
     result.errors.push_back({"keys.master_key", "set either keys.master_key or keys.master_key_file, not both"});
+  if (!s.mail.smtp_password.empty() && !s.mail.smtp_password_file.empty())
+    result.errors.push_back({"mail.smtp_password", "set either mail.smtp_password or mail.smtp_password_file, not both"});
+  if (!s.inbound.mailgun_signing_key.empty() && !s.inbound.mailgun_signing_key_file.empty())
+    result.errors.push_back({"inbound.mailgun_signing_key",
+                             "set either inbound.mailgun_signing_key or inbound.mailgun_signing_key_file, not both"});
+  if (s.mail.transport != "maildir" && s.mail.transport != "smtp")
+    result.errors.push_back({"mail.transport", "must be maildir or smtp"});
+  if (s.mail.transport == "smtp" && !s.mail.smtp_url.starts_with("smtp://") && !s.mail.smtp_url.starts_with("smtps://"))
+    result.errors.push_back({"mail.smtp_url", "with mail.transport = smtp, must be an smtp:// or smtps:// URL"});
   if (!s.redis.url.starts_with("redis://") && !s.redis.url.starts_with("unix://"))
     result.errors.push_back({"redis.url", "must start with redis:// or unix://"});
   if (!s.database.url.starts_with("postgresql://") && !s.database.url.starts_with("postgres://") &&
@@ -221,6 +267,10 @@ void resolve_secret_files(settings& s) {
   };
   if (!s.webhook.secret_file.empty()) s.webhook.secret = read_file(s.webhook.secret_file, "webhook.secret_file");
   if (!s.keys.master_key_file.empty()) s.keys.master_key = read_file(s.keys.master_key_file, "keys.master_key_file");
+  if (!s.mail.smtp_password_file.empty())
+    s.mail.smtp_password = read_file(s.mail.smtp_password_file, "mail.smtp_password_file");
+  if (!s.inbound.mailgun_signing_key_file.empty())
+    s.inbound.mailgun_signing_key = read_file(s.inbound.mailgun_signing_key_file, "inbound.mailgun_signing_key_file");
 }
 
 std::vector<setting_description> describe_settings() {

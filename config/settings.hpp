@@ -27,9 +27,51 @@ struct http_settings {
   bool benchmark_route = false;  // POST /bench/trivial: the baseline for bench/webhook.sh
 };
 
+// Email intake: the SMTP listener and the LMTP listener an MTA in front delivers to.
 struct smtp_settings {
   std::string address = "127.0.0.1";
-  std::int64_t port = 2525;  // 0: no SMTP listener
+  std::int64_t port = 2525;          // 0: no SMTP listener
+  std::string lmtp_address = "127.0.0.1";
+  std::int64_t lmtp_port = 0;        // 0: no LMTP TCP listener
+  std::string lmtp_socket;           // a unix socket path for LMTP; empty: none
+  std::string hostname = "localhost";  // in the greeting and EHLO reply
+  // The desk's addresses: mail to any of these domains, or to these exact addresses, is
+  // accepted; every other recipient gets 550 5.1.1 (never an open relay). Comma-separated.
+  std::string domains;
+  std::string addresses;
+  std::int64_t max_message_bytes = 25 << 20;  // 552 5.3.4 beyond
+  std::int64_t max_recipients = 50;
+  std::int64_t max_line_bytes = 4096;         // a command or DATA line longer than this is refused
+  std::int64_t max_commands = 500;            // per connection
+  std::int64_t max_errors = 10;               // bad commands before the connection is closed
+  std::int64_t command_timeout_ms = 120'000;  // idle between commands
+  std::int64_t data_timeout_ms = 300'000;     // for the whole DATA transfer
+  std::int64_t max_connections = 256;
+};
+
+// Outbound mail (acknowledgements, offers, staff replies) through the outbox stream.
+struct mail_settings {
+  std::string transport = "maildir";  // maildir | smtp
+  std::string maildir;                // transport maildir: the folder (new/ holds one file per message)
+  std::string smtp_url;               // transport smtp: smtp://relay:587 or smtps://relay:465
+  std::string smtp_username;
+  std::string smtp_password;          // prefer smtp_password_file or MEDIADESK_MAIL_SMTP_PASSWORD
+  std::string smtp_password_file;
+  bool starttls = true;               // require STARTTLS on smtp:// relays
+  std::string from_address = "requests@desk.example";
+  std::string from_name = "MediaDesk";
+  std::int64_t max_attempts = 8;      // then the message goes to the outbox dead letters
+  std::int64_t retry_base_ms = 2'000; // doubled per attempt
+  std::int64_t timeout_ms = 30'000;   // per delivery attempt
+  std::int64_t acknowledgements_per_address_per_hour = 5;
+};
+
+// The public request form and the email providers' inbound webhooks.
+struct inbound_settings {
+  std::int64_t form_submissions_per_ip_per_hour = 20;
+  std::string postmark_token;        // the password in the Postmark webhook URL's basic auth
+  std::string mailgun_signing_key;   // Mailgun's HTTP webhook signing key
+  std::string mailgun_signing_key_file;
 };
 
 struct database_settings {
@@ -86,6 +128,8 @@ struct log_settings {
 struct settings {
   http_settings http;
   smtp_settings smtp;
+  mail_settings mail;
+  inbound_settings inbound;
   database_settings database;
   redis_settings redis;
   worker_settings worker;

@@ -1,30 +1,12 @@
 // The webhook door: POST /api/v1/requests. Checks the signature, validates the body, seals it,
 // and answers 202 only once Redis has acknowledged the append (group-committed by the Redis appender).
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-
 #include "intake/webhook.hpp"
 #include "server/app.hpp"
 #include "server/http_util.hpp"
+#include "server/intake_append.hpp"
 
 namespace md::server {
 namespace {
-
-// Hands the append to the Redis appender and resumes the awaiting coroutine with the outcome.
-// A plain function taking the request by reference (see the GCC 12 rules in net.hpp).
-awaitable<queue::append_outcome> async_append(app_context& app, queue::append_request&& request) {
-  return asio::async_initiate<const asio::use_awaitable_t<>, void(queue::append_outcome)>(
-      [&app](auto handler, queue::append_request request) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        app.appender.submit(std::move(request), [shared](queue::append_outcome outcome) mutable {
-          auto executor = asio::get_associated_executor(*shared);
-          asio::dispatch(executor, [shared, outcome = std::move(outcome)]() mutable { (*shared)(std::move(outcome)); });
-        });
-      },
-      asio::use_awaitable, std::move(request));
-}
 
 awaitable<http_response> handle_webhook(app_context& app, request_context& ctx) {
   auto received = now();
