@@ -3,7 +3,10 @@
 #include <chrono>
 #include <string>
 
+#include "core/errors.hpp"
 #include "intake/intake_record.hpp"
+#include "queue/keys.hpp"
+#include "queue/redis_connection.hpp"
 
 namespace md::queue {
 
@@ -19,5 +22,18 @@ struct append_outcome {
 
 // How long an intake stays findable as "queued" without being processed.
 inline constexpr std::chrono::hours intake_seen_ttl{24 * 7};
+
+// One synchronous append for the small tools (mailgate): the same stream entry as the HTTP and
+// SMTP doors' group-committed appender (server/redis_appender.cpp: fields id, src, at, p).
+// Returns once Redis has acknowledged the XADD; throws unavailable_error if it cannot.
+inline void append_intake_now(redis_connection& c, const redis_keys& keys, const intake::intake_record& r) {
+  auto source = intake::to_string(r.source);
+  auto received = std::to_string(r.received_unix_ms);
+  auto added = c.command({"XADD", keys.intake_stream(), "*", "id", r.id, "src", source, "at", received, "p", r.sealed_payload});
+  // An error reply (out of memory, read-only replica, failed disk) means nothing was stored.
+  if (is_error(added.get())) throw unavailable_error("redis refused the append");
+  auto ttl = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(intake_seen_ttl).count());
+  c.command({"SET", keys.intake_seen(r.id), "1", "EX", ttl});
+}
 
 }  // namespace md::queue

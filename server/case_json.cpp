@@ -38,6 +38,7 @@ json::object case_summary_json(const store::case_summary& s) {
                       {"escalation", s.escalation},
                       {"overdue", s.escalation == "overdue"},
                       {"corrected_fields", std::move(corrected)},
+                      {"unparsed", s.unparsed},
                       {"received_at", s.received_at},
                       {"created_at", s.created_at}};
 }

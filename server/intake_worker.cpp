@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/case_ref.hpp"
 #include "core/errors.hpp"
+#include "mail/message.hpp"
 #include "intake/webhook.hpp"
 #include "queue/intake_consumer.hpp"
 #include "routing/triage.hpp"
@@ -30,6 +32,17 @@ void pause(const std::atomic<bool>& stop, std::chrono::milliseconds total) {
 bool fault(std::string_view point) {
   static const char* configured = std::getenv("MEDIADESK_FAULT_INJECT");
   return configured && point == configured;
+}
+
+// The case tag of a reply's subject ("Re: Refugee doctor [MD-2026-000123]"), or empty.
+std::string case_ref_in(std::string_view subject) {
+  for (auto at = subject.find("[MD-"); at != std::string_view::npos; at = subject.find("[MD-", at + 1)) {
+    auto end = subject.find(']', at);
+    if (end == std::string_view::npos) break;
+    auto ref = subject.substr(at + 1, end - at - 1);
+    if (parse_case_ref(ref)) return std::string(ref);
+  }
+  return {};
 }
 
 struct prepared_batch {
@@ -57,26 +70,36 @@ prepared_batch prepare(const crypto::keyring& keys, const routing::taxonomy& tax
       out.failures.push_back({std::move(entry), "payload cannot be opened (wrong key or altered)"});
       continue;
     }
-    if (record.source != intake::intake_source::webhook) {
-      out.failures.push_back({std::move(entry), "no parser for this intake source yet"});
-      continue;
-    }
-    auto validated = intake::validate_webhook_body(*raw);
-    if (auto* e = std::get_if<field_error>(&validated)) {
-      out.failures.push_back({std::move(entry), "payload is not a valid request: " + e->field});
-      continue;
-    }
-    auto& v = std::get<intake::validated_request>(validated);
     store::new_case c;
     c.intake_id = record.id;
     c.source = record.source;
     c.received_unix_ms = record.received_unix_ms;
     c.deliveries = entry.deliveries;
-    c.sealed_document_plaintext = std::move(*raw);
-    c.journalist_email = v.request.journalist.email;
     // Relative times ("by 4pm tomorrow") are read against the arrival, not the processing time.
-    auto text = text_of(v.request);
-    c.triage = routing::triage(taxonomy, text.input(), from_unix_ms(record.received_unix_ms));
+    auto arrival = from_unix_ms(record.received_unix_ms);
+    if (record.source == intake::intake_source::email) {
+      // Whatever the message holds, it becomes a case: one that cannot be parsed is marked
+      // unparsed and triaged from what could be read, with the raw message kept sealed.
+      auto message = mail::parse_message(*raw);
+      c.journalist_email = message.from_address;
+      c.message_id = message.message_id;
+      if (!message.in_reply_to.empty()) c.replies_to.push_back(message.in_reply_to);
+      c.replies_to.insert(c.replies_to.end(), message.references.begin(), message.references.end());
+      c.subject_ref = case_ref_in(message.subject);
+      c.unparsed = !message.parsed;
+      c.triage = routing::triage(taxonomy, text_of(message).input(), arrival);
+    } else {
+      // Webhook and form share one document format and one validator.
+      auto validated = intake::validate_webhook_body(*raw);
+      if (auto* e = std::get_if<field_error>(&validated)) {
+        out.failures.push_back({std::move(entry), "payload is not a valid request: " + e->field});
+        continue;
+      }
+      auto& v = std::get<intake::validated_request>(validated);
+      c.journalist_email = v.request.journalist.email;
+      c.triage = routing::triage(taxonomy, text_of(v.request).input(), arrival);
+    }
+    c.sealed_document_plaintext = std::move(*raw);
     out.cases.push_back(std::move(c));
     out.entries.push_back(std::move(entry));
   }
@@ -121,8 +144,9 @@ void intake_worker::run(const std::atomic<bool>& stop) {
     auto done = now();
     for (std::size_t i = 0; i < stored.size(); ++i) {
       if (!stored[i]) continue;
-      if (stored[i]->joined) {
-        spdlog::info("intake {} repeats an earlier request: joined case {}", cases[i].intake_id, stored[i]->ref);
+      if (stored[i]->joined()) {
+        spdlog::info("intake {} joined case {} ({})", cases[i].intake_id, stored[i]->ref,
+                     stored[i]->outcome == store::stored_intake::how::reply ? "a reply in its thread" : "the same request again");
         continue;
       }
       ++metrics_.cases_created;

@@ -11,6 +11,8 @@
 #include "config/settings.hpp"
 #include "core/errors.hpp"
 #include "crypto/primitives.hpp"
+#include "intake/intake_record.hpp"
+#include "queue/append.hpp"
 #include "server/demo.hpp"
 #include "server/logging.hpp"
 #include "server/service_host.hpp"
@@ -29,6 +31,17 @@ constexpr int exit_usage = 64;              // EX_USAGE
 constexpr int exit_data_error = 65;         // EX_DATAERR
 constexpr std::size_t triage_input_limit = 25 << 20;
 
+// Reads all of stdin, up to limit bytes; nullopt when there is more.
+std::optional<std::string> read_stdin(std::size_t limit) {
+  std::string input;
+  char buffer[64 * 1024];
+  while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
+    input.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
+    if (input.size() > limit) return std::nullopt;
+  }
+  return input;
+}
+
 // `mediadesk triage`: one request (an RFC 5322 message or plain text) on stdin, one JSON object
 // out. The reference time is --now, else the message's Date header, else the clock.
 int run_triage(const settings& config, const std::string& now_flag) {
@@ -40,22 +53,49 @@ int run_triage(const settings& config, const std::string& now_flag) {
       return exit_usage;
     }
   }
-  std::string input;
-  input.reserve(64 * 1024);
-  char buffer[64 * 1024];
-  while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
-    input.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
-    if (input.size() > triage_input_limit) {
-      std::cerr << "stdin: the request is larger than 25 MiB\n";
-      return exit_data_error;
-    }
+  auto input = read_stdin(triage_input_limit);
+  if (!input) {
+    std::cerr << "stdin: the request is larger than 25 MiB\n";
+    return exit_data_error;
   }
   auto taxonomy = server::load_taxonomy(config.triage.taxonomy_dir);
-  auto request = server::text_of_raw(input);
+  auto request = server::text_of_raw(*input);
   if (!reference) reference = request.date;
   auto result = routing::triage(*taxonomy, request.text.input(), reference.value_or(now()));
   std::cout << boost::json::serialize(routing::triage_json(result)) << "\n";
   return 0;
+}
+
+// `mediadesk mailgate`: one message on stdin from an MTA's pipe transport, queued like mail
+// received over SMTP. Exit 0 once Redis has it, 75 (the MTA keeps it and retries) when it
+// cannot be queued now, for whatever reason, 65 (the MTA bounces it) only for a message that
+// can never be accepted: empty, or over smtp.max_message_bytes.
+int run_mailgate(const settings& config, const std::string& sender) {
+  auto input = read_stdin(static_cast<std::size_t>(config.smtp.max_message_bytes));
+  if (!input) {
+    std::cerr << "mailgate: 5.3.4 the message is larger than smtp.max_message_bytes\n";
+    return exit_data_error;
+  }
+  if (input->find_first_not_of(" \t\r\n") == std::string::npos) {
+    std::cerr << "mailgate: 5.6.0 the message is empty\n";
+    return exit_data_error;
+  }
+  // The pipe transport may pass the envelope sender apart from the message (Postfix without
+  // flags=R): keep it as a final delivery would, for auto-reply suppression.
+  if (!sender.empty() && !input->starts_with("Return-Path:"))
+    input->insert(0, "Return-Path: <" + (sender == "<>" ? std::string{} : sender) + ">\r\n");
+  try {
+    auto keys = server::load_keyring(config);
+    auto record = intake::make_intake_record(*keys, intake::intake_source::email, *input, to_unix_ms(now()));
+    queue::redis_connection redis(queue::parse_redis_url(config.redis.url),
+                                  std::chrono::milliseconds(config.redis.timeout_ms));
+    queue::append_intake_now(redis, queue::redis_keys{config.redis.key_prefix}, record);
+    std::cout << "queued as " << record.id << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "mailgate: 4.3.0 not queued, try again later: " << e.what() << "\n";
+    return exit_temporary_failure;
+  }
 }
 
 // --config, else MEDIADESK_CONFIG, else ./config/mediadesk.toml or /etc/mediadesk/mediadesk.toml
@@ -141,6 +181,11 @@ int main(int argc, char** argv) {
   keys->require_subcommand(1);
   auto* keys_generate = keys->add_subcommand("generate", "Print a new random master key (64 hex digits)");
 
+  std::string mailgate_sender;
+  auto* mailgate = app.add_subcommand(
+      "mailgate", "Queue one RFC 5322 message from stdin, for an MTA's pipe transport (exit 0 queued, 75 retry, 65 refused)");
+  mailgate->add_option("--sender", mailgate_sender, "envelope sender, kept as Return-Path if the message has none");
+
   std::string triage_now;
   auto* triage = app.add_subcommand("triage", "Triage one request (RFC 5322 message or plain text) from stdin; print JSON");
   triage->add_option("--now", triage_now, "reference time, ISO-8601 (default: the message's Date header, else the clock)");
@@ -167,7 +212,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     auto config = load_config(config_flag);
-    if (!config) return exit_config_error;
+    if (!config) return *mailgate ? exit_temporary_failure : exit_config_error;  // an MTA keeps the message
+    if (*mailgate) return run_mailgate(*config, mailgate_sender);
     if (*config_check) {
       server::load_keyring(*config);  // throws naming the setting if the master key is missing or malformed
       server::load_taxonomy(config->triage.taxonomy_dir);  // throws naming the file and line of a problem

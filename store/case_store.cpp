@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/case_ref.hpp"
+#include "crypto/primitives.hpp"
 #include "routing/triage_json.hpp"
 
 namespace md::store {
@@ -54,7 +55,7 @@ to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), priority,
 to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
 to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
 to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), priority_score, needs::text,
-to_char(target_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), escalation, corrected_fields)sql";
+to_char(target_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), escalation, corrected_fields, unparsed)sql";
 
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string out = "{";
@@ -97,6 +98,7 @@ case_summary read_summary(const pg_result& r, int row, int first_column) {
   s.target_at = r.get_optional(row, c++);
   s.escalation = r.get(row, c++);
   s.corrected_fields = r.get_text_array(row, c++);
+  s.unparsed = r.get(row, c++) == "t";
   return s;
 }
 
@@ -110,6 +112,18 @@ std::string journalist_email_index(const crypto::keyring& keys, std::string_view
 
 std::string case_message_binding(std::string_view intake_id) { return fmt::format("case_messages.sealed:{}", intake_id); }
 
+std::string message_id_index(const crypto::keyring& keys, std::string_view message_id) {
+  return keys.blind_index("message.id", message_id);
+}
+
+void register_message_id(pg_connection& tx, const crypto::keyring& keys, std::int64_t case_id,
+                         std::string_view message_id, std::string_view direction) {
+  tx.exec(R"sql(
+INSERT INTO case_message_ids (message_id_index, case_id, direction) VALUES ($1, $2, $3)
+ON CONFLICT (message_id_index) DO NOTHING)sql",
+          {bytes(message_id_index(keys, message_id)), number(case_id), text(direction)});
+}
+
 std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, const crypto::keyring& keys,
                                                           std::span<const new_case> batch,
                                                           const same_request_test& same_request) {
@@ -120,14 +134,47 @@ std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, con
     std::optional<std::size_t> in_batch;
   };
   std::vector<std::size_t> opening;
-  std::vector<std::pair<std::size_t, earlier_case>> joining;
+  struct join {
+    std::size_t index;
+    earlier_case to;
+    stored_intake::how how;
+  };
+  std::vector<join> joining;
+  // A reply in a case's thread: a Message-ID it answers is one of the case's, or its subject
+  // carries the case's tag and it comes from that case's own journalist (a tag alone is easy to
+  // copy; another sender with the same subject opens a case of their own).
+  auto find_thread = [&](pg_connection& c, const crypto::keyring& k, const new_case& n) -> std::optional<earlier_case> {
+    if (!n.replies_to.empty()) {
+      std::string indexes = "{";
+      for (std::size_t j = 0; j < n.replies_to.size() && j < 50; ++j) {
+        if (j) indexes += ',';
+        indexes += "\"\\\\x" + crypto::to_hex(message_id_index(k, n.replies_to[j])) + "\"";
+      }
+      indexes += "}";
+      auto r = c.exec(R"sql(
+SELECT c.id, c.ref FROM case_message_ids m JOIN cases c ON c.id = m.case_id
+WHERE m.message_id_index = ANY($1::bytea[]) ORDER BY m.created_at DESC LIMIT 1)sql",
+                      {text(indexes)});
+      if (r.rows() == 1) return earlier_case{std::string{r.get(0, 0)}, std::string{r.get(0, 1)}, std::nullopt};
+    }
+    if (!n.subject_ref.empty() && !n.journalist_email.empty()) {
+      auto r = c.exec("SELECT id, ref FROM cases WHERE ref = $1 AND journalist_email_index = $2",
+                      {text(n.subject_ref), bytes(journalist_email_index(k, n.journalist_email))});
+      if (r.rows() == 1) return earlier_case{std::string{r.get(0, 0)}, std::string{r.get(0, 1)}, std::nullopt};
+    }
+    return std::nullopt;
+  };
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& n = batch[i];
     auto r = tx.exec(insert_intake_sql, {text(n.intake_id), text(intake::to_string(n.source)),
                                          number(n.received_unix_ms), number(n.deliveries)});
     if (r.affected() != 1) continue;  // already stored: a redelivery
     std::optional<earlier_case> duplicate_of;
-    if (!n.journalist_email.empty()) {
+    auto how = stored_intake::how::duplicate;
+    if (auto thread = find_thread(tx, keys, n)) {
+      duplicate_of = std::move(thread);
+      how = stored_intake::how::reply;
+    } else if (!n.journalist_email.empty()) {
       auto index = journalist_email_index(keys, n.journalist_email);
       for (auto k : opening) {  // earlier in this batch: not in the table yet
         auto& e = batch[k];
@@ -150,7 +197,7 @@ std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, con
         }
       }
     }
-    if (duplicate_of) joining.emplace_back(i, std::move(*duplicate_of));
+    if (duplicate_of) joining.push_back({i, std::move(*duplicate_of), how});
     else opening.push_back(i);
   }
 
@@ -177,14 +224,17 @@ std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, con
            text(boost::json::serialize(routing::explain_json(t.explain)))});
       std::string case_id{inserted.get(0, 0)};
       tx.exec(link_intake_sql, {text(n.intake_id), text(case_id)});
+      if (n.unparsed) tx.exec("UPDATE cases SET unparsed = true WHERE id = $1", {text(case_id)});
+      if (!n.message_id.empty()) register_message_id(tx, keys, std::stoll(case_id), n.message_id, "in");
       boost::json::object data{{"intake_id", n.intake_id}, {"source", intake::to_string(n.source)},
                                {"priority", to_string(t.priority_level)}, {"priority_score", t.priority_score}};
+      if (n.unparsed) data["unparsed"] = true;
       tx.exec(insert_event_sql, {text(case_id), text("system:worker"), text("case_opened"), text(boost::json::serialize(data))});
       opened_ids[opening[k]] = case_id;
-      out[opening[k]] = stored_intake{ref, false};
+      out[opening[k]] = stored_intake{ref, stored_intake::how::opened};
     }
   }
-  for (auto& [i, earlier] : joining) {
+  for (auto& [i, earlier, how] : joining) {
     auto& n = batch[i];
     if (earlier.in_batch) {
       earlier.id = opened_ids[*earlier.in_batch];
@@ -194,11 +244,12 @@ std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, con
                                  number(n.received_unix_ms), bytes(keys.seal(n.sealed_document_plaintext,
                                                                              case_message_binding(n.intake_id)))});
     tx.exec(link_intake_sql, {text(n.intake_id), text(earlier.id)});
+    if (!n.message_id.empty()) register_message_id(tx, keys, std::stoll(earlier.id), n.message_id, "in");
     boost::json::object data{{"intake_id", n.intake_id}, {"source", intake::to_string(n.source)}};
-    tx.exec(insert_event_sql,
-            {text(earlier.id), text("system:worker"), text("duplicate_joined"), text(boost::json::serialize(data))});
+    auto kind = how == stored_intake::how::reply ? "reply_received" : "duplicate_joined";
+    tx.exec(insert_event_sql, {text(earlier.id), text("system:worker"), text(kind), text(boost::json::serialize(data))});
     tx.exec("UPDATE cases SET updated_at = now() WHERE id = $1", {text(earlier.id)});
-    out[i] = stored_intake{earlier.ref, true};
+    out[i] = stored_intake{earlier.ref, how};
   }
   return out;
 }

@@ -30,6 +30,7 @@ struct case_summary {
   std::optional<std::string> target_at;  // ISO-8601 UTC
   std::string escalation = "none";        // none | half | four_fifths | overdue
   std::vector<std::string> corrected_fields;
+  bool unparsed = false;  // an email that could not be parsed: read the raw message
   std::string created_at, updated_at, received_at;
 };
 
@@ -62,9 +63,15 @@ struct new_case {
   intake::intake_source source;
   std::int64_t received_unix_ms = 0;
   std::int64_t deliveries = 1;
-  std::string sealed_document_plaintext;  // the request as received (JSON text): sealed here
+  std::string sealed_document_plaintext;  // the request as received (JSON text or the raw email): sealed here
   std::string journalist_email;           // for the blind index only
   routing::triage_result triage;
+  // Email threading: its own Message-ID, the ids it answers (In-Reply-To, References), and a
+  // case tag in its subject ("[MD-2026-000123]"), which counts only from that case's journalist.
+  std::string message_id;
+  std::vector<std::string> replies_to;
+  std::string subject_ref;
+  bool unparsed = false;  // the raw message could not be parsed: staff read it as it came
 };
 
 // Whether two stored documents (source, plaintext) ask the same thing: the worker's judgement,
@@ -73,17 +80,20 @@ using same_request_test = std::function<bool(std::string_view source_a, std::str
                                              std::string_view source_b, std::string_view document_b)>;
 
 struct stored_intake {
-  std::string ref;        // the case the intake opened or joined
-  bool joined = false;    // true: a duplicate of an earlier request, linked to its case
+  enum class how { opened, duplicate, reply };
+  std::string ref;           // the case the intake opened or joined
+  how outcome = how::opened;  // duplicate: the same ask again; reply: an email in the case's thread
+  bool joined() const { return outcome != how::opened; }
 };
 
 // How far back a journalist's earlier requests are compared for duplicates.
 inline constexpr std::chrono::hours duplicate_window{24};
 
 // Stores a batch in the caller's transaction. Idempotent on intake id: an intake already stored
-// is skipped (nullopt). A request from the same journalist as one in the last 24 hours that
-// `same_request` judges the same joins that case (a case_messages row and a timeline event)
-// instead of opening another.
+// is skipped (nullopt). An email answering a message of a case (by Message-ID, or by the case's
+// tag in the subject from that case's own journalist) joins that case as a reply; a request from
+// the same journalist as one in the last 24 hours that `same_request` judges the same joins it
+// as a duplicate (a case_messages row and a timeline event each) instead of opening another.
 std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, const crypto::keyring& keys,
                                                           std::span<const new_case> batch,
                                                           const same_request_test& same_request);
@@ -155,6 +165,10 @@ std::optional<std::string> reveal_case_request(pg_connection& tx, const crypto::
                                                std::string_view actor, std::string_view reason);
 
 std::string case_request_binding(std::string_view ref);
+// Records a Message-ID the desk sent or received for a case, so that replies naming it thread.
+void register_message_id(pg_connection& tx, const crypto::keyring& keys, std::int64_t case_id,
+                         std::string_view message_id, std::string_view direction);
+std::string message_id_index(const crypto::keyring& keys, std::string_view message_id);
 std::string journalist_email_index(const crypto::keyring& keys, std::string_view email);
 
 }  // namespace md::store

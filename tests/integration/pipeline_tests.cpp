@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <fstream>
+
+#include "queue/append.hpp"
 #include "server/redis_appender.hpp"
 #include "support/test_env.hpp"
 
@@ -221,4 +224,112 @@ TEST_CASE("health, readiness, metrics and the dashboard page") {
   CHECK(c.get("/static/../CMakeLists.txt").status == 404);
   CHECK(c.get("/nowhere").status == 404);
   CHECK(c.request("DELETE", "/healthz").status == 405);
+}
+
+namespace {
+
+// Queues an email intake exactly as the SMTP door and mailgate do, and returns its intake id.
+std::string queue_email(test_stack& stack, const std::string& raw) {
+  auto record = intake::make_intake_record(stack.keys(), intake::intake_source::email, raw, to_unix_ms(now()));
+  auto redis = stack.redis();
+  queue::append_intake_now(redis, queue::redis_keys{}, record);
+  return record.id;
+}
+
+std::string email(const std::string& from, const std::string& subject, const std::string& message_id,
+                  const std::string& body, const std::string& extra_headers = "") {
+  return "From: " + from + "\r\nTo: requests@desk.example\r\nSubject: " + subject +
+         "\r\nDate: Tue, 14 Jul 2026 09:12:00 +0100\r\nMessage-ID: <" + message_id + ">\r\n" + extra_headers +
+         "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("emails become cases; replies join their case's thread; what cannot be parsed is still a case") {
+  test_stack stack("email_threads");
+  stack.start("serve");
+  stack.start("worker");
+  auto admin = stack.admin();
+  auto first = stack.wait_for_intake(
+      admin, queue_email(stack, email("Jo Reporter <jo@bbc.co.uk>", "Refugee doctor in Birmingham", "first@bbc.co.uk",
+                                      "We need a refugee doctor in Birmingham for BBC Midlands Today by 4pm.")));
+  REQUIRE(json_string(first, "status") == "processed");
+  auto ref = json_string(first, "case");
+  auto detail = admin.get("/api/v1/cases/" + ref).body;
+  CHECK(detail.find("\"source\":\"email\"") != std::string::npos);
+  CHECK(detail.find("birmingham") != std::string::npos);
+  CHECK(detail.find("Jo Reporter") == std::string::npos);
+
+  // A reply naming our message by In-Reply-To joins the case, even without the tag.
+  auto reply = stack.wait_for_intake(
+      admin, queue_email(stack, email("Jo Reporter <jo@bbc.co.uk>", "Re: Refugee doctor in Birmingham", "second@bbc.co.uk",
+                                      "Any luck? Still need someone.", "In-Reply-To: <first@bbc.co.uk>\r\n")));
+  CHECK(json_string(reply, "case") == ref);
+  // The case tag in the subject from the same journalist joins it too.
+  auto tagged = stack.wait_for_intake(
+      admin, queue_email(stack, email("jo@bbc.co.uk", "Update [" + ref + "]", "third@bbc.co.uk",
+                                      "The slot moved to 5pm, something completely different now.")));
+  CHECK(json_string(tagged, "case") == ref);
+  // The same tag from someone else opens a case of their own.
+  auto stranger = stack.wait_for_intake(
+      admin, queue_email(stack, email("someone@elsewhere.example", "Update [" + ref + "]", "fourth@elsewhere.example",
+                                      "Please add me to this story about something unrelated entirely.")));
+  CHECK(json_string(stranger, "case") != ref);
+  auto timeline = admin.get("/api/v1/cases/" + ref).body;
+  std::size_t replies = 0;
+  for (auto at = timeline.find("\"reply_received\""); at != std::string::npos; at = timeline.find("\"reply_received\"", at + 1))
+    ++replies;
+  CHECK(replies == 2);
+
+  // Bytes that are no message at all still become a case, marked unparsed, raw kept sealed.
+  auto garbage = stack.wait_for_intake(admin, queue_email(stack, std::string("\x00\xff\xfe binary \x01", 14)));
+  REQUIRE(json_string(garbage, "status") == "processed");
+  CHECK(admin.get("/api/v1/cases/" + json_string(garbage, "case")).body.find("\"unparsed\":true") != std::string::npos);
+  auto db = stack.database();
+  CHECK(count_rows(db, "SELECT count(*) FROM cases") == 3);
+  CHECK(count_rows(db, "SELECT count(*) FROM case_message_ids") == 4);
+}
+
+namespace {
+
+// Runs `mediadesk mailgate` as an MTA's pipe transport does: the message on stdin, the
+// process environment from the stack. Returns {exit status, stdout}.
+std::pair<int, std::string> run_mailgate(test_stack& stack, const std::string& message, const std::string& args = "") {
+  auto input = stack.home() / "mailgate-input.eml";
+  std::ofstream(input, std::ios::binary | std::ios::trunc) << message;
+  std::string command = "env -i";
+  for (auto& [name, value] : stack.environment()) command += " " + name + "='" + value + "'";
+  command += fmt::format(" '{}' --config /dev/null mailgate {} < '{}' 2>/dev/null", MEDIADESK_BINARY, args, input.string());
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  while (auto n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("mailgate: exit 0 once queued, 75 when Redis is down, 65 for what can never be accepted") {
+  test_stack stack("mailgate");
+  stack.start("serve");
+  stack.start("worker");
+  auto admin = stack.admin();
+  auto [status, out] = run_mailgate(stack, email("pat@news.example", "Detention", "gate@news.example",
+                                                 "Looking for a former detainee from Brook House to talk on camera."),
+                                    "--sender pat@news.example");
+  REQUIRE(status == 0);
+  REQUIRE(out.starts_with("queued as "));
+  auto intake_id = out.substr(10, 26);
+  auto intake = stack.wait_for_intake(admin, intake_id);
+  CHECK(json_string(intake, "status") == "processed");
+  auto ref = json_string(intake, "case");
+  auto reveal = admin.request("POST", "/api/v1/cases/" + ref + "/reveal", R"({"reason":"check the envelope"})");
+  CHECK(reveal.body.find("Return-Path: <pat@news.example>") != std::string::npos);
+
+  CHECK(run_mailgate(stack, "").first == 65);
+  CHECK(run_mailgate(stack, std::string(2000, 'x'), "").first == 0);  // not a message, still kept (unparsed)
+  stack.redis_server().stop();
+  CHECK(run_mailgate(stack, email("pat@news.example", "Again", "gate2@news.example", "Second try")).first == 75);
 }
