@@ -38,6 +38,9 @@ void add_staff_routes(router& r, app_context& app);
 void add_triage_routes(router& r, app_context& app);
 void add_ops_routes(router& r, app_context& app);
 void add_web_routes(router& r, app_context& app);
+void add_form_routes(router& r, app_context& app);
+void add_inbound_routes(router& r, app_context& app);
+void add_reply_routes(router& r, app_context& app);
 
 inline void add_all_routes(router& r, app_context& app) {
   add_intake_routes(r, app);
@@ -45,6 +48,9 @@ inline void add_all_routes(router& r, app_context& app) {
   add_triage_routes(r, app);
   add_ops_routes(r, app);
   add_web_routes(r, app);
+  add_form_routes(r, app);
+  add_inbound_routes(r, app);
+  add_reply_routes(r, app);
 }
 
 }  // namespace md::server

@@ -17,6 +17,7 @@
 #include "core/time.hpp"
 #include "crypto/primitives.hpp"
 #include "intake/intake_record.hpp"
+#include "mail/smtp_session.hpp"
 #include "server/embedded_services.hpp"
 #include "server/logging.hpp"
 #include "server/service_host.hpp"
@@ -108,7 +109,10 @@ int run_demo(const demo_options& options) {
   resolve_secret_files(config);
   setup_logging(config.log);
   config.http.port = options.http_port;
-  config.smtp.port = options.smtp_port;
+  // --smtp-port 0 picks a free port, as --http-port 0 does (a demo has no use for "off").
+  config.smtp.port = options.smtp_port != 0 ? options.smtp_port : free_loopback_port();
+  if (config.smtp.domains.empty()) config.smtp.domains = "desk.example";
+  if (config.mail.transport == "maildir" && config.mail.maildir.empty()) config.mail.maildir = (home / "outbox").string();
 
   if (config.keys.master_key.empty())
     config.keys.master_key = read_or_create_secret_file(home / "master.key", crypto::keyring::generate_master_key_text()).first;
@@ -168,12 +172,21 @@ int run_demo(const demo_options& options) {
     fs::permissions(env_file, fs::perms::owner_read | fs::perms::owner_write);
   }
   seed_demo_requests(host, home / "seeded");
+  std::string smtp_line = "not listening (see the log)";
+  if (auto smtp = host.smtp_endpoint()) {
+    auto addresses = mail::parse_address_list(config.smtp.addresses);
+    auto domains = mail::parse_address_list(config.smtp.domains);
+    auto example = !addresses.empty() ? addresses.front() : "requests@" + (domains.empty() ? "desk.example" : domains.front());
+    smtp_line = fmt::format("{}:{} (mail to {})", config.smtp.address, smtp->port(), example);
+  }
   std::cout << "MediaDesk demo is running.\n"
             << "  Dashboard: " << http_url << "/  (log in as " << admin_email << ")\n"
             << "  Webhook:   POST " << http_url << "/api/v1/requests\n"
-            << "  SMTP port: " << options.smtp_port << " (reserved for email intake)\n"
-            << "  Settings:  " << (home / "demo.env").string() << "\n"
-            << "Press Ctrl-C to stop." << std::endl;
+            << "  SMTP:      " << smtp_line << "\n"
+            << "  Settings:  " << (home / "demo.env").string() << "\n";
+  if (config.mail.transport == "maildir")
+    std::cout << "  Outbox: " << (fs::path(config.mail.maildir) / "new").string() << " (one file per message sent)\n";
+  std::cout << "Press Ctrl-C to stop." << std::endl;
 
   int signal = wait_for_termination_signal([&host] { host.reload(); });
   spdlog::info("signal {} received: stopping", signal);

@@ -7,11 +7,15 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "core/case_ref.hpp"
 #include "core/errors.hpp"
+#include "mail/auto_reply.hpp"
 #include "mail/message.hpp"
+#include "mail/outbound.hpp"
+#include "queue/outbox.hpp"
 #include "intake/webhook.hpp"
 #include "queue/intake_consumer.hpp"
 #include "routing/triage.hpp"
@@ -45,7 +49,16 @@ std::string case_ref_in(std::string_view subject) {
   return {};
 }
 
+// Who gets an automatic acknowledgement once the case exists: the sender of an email that may
+// be answered (RFC 3834) and whoever filled in the form; newsroom systems (webhook) do not.
+struct acknowledgement {
+  std::string to_name, to_address, subject, message_id;
+  std::vector<std::string> references;
+};
+
 struct prepared_batch {
+  std::map<std::string, acknowledgement> acknowledgements;  // by intake id
+  std::vector<std::pair<std::string, std::string>> opened;  // (intake id, case ref), filled by commit
   std::vector<store::new_case> cases;
   std::vector<queue::delivered_intake> entries;  // the stream entries behind cases, in the same order
   struct failure {
@@ -56,7 +69,7 @@ struct prepared_batch {
 };
 
 // Opens, parses and triages each entry: pure work, no I/O. Failures here are permanent.
-prepared_batch prepare(const crypto::keyring& keys, const routing::taxonomy& taxonomy,
+prepared_batch prepare(const crypto::keyring& keys, const routing::taxonomy& taxonomy, std::string_view own_address,
                        std::vector<queue::delivered_intake>& batch) {
   prepared_batch out;
   for (auto& entry : batch) {
@@ -88,6 +101,12 @@ prepared_batch prepare(const crypto::keyring& keys, const routing::taxonomy& tax
       c.subject_ref = case_ref_in(message.subject);
       c.unparsed = !message.parsed;
       c.triage = routing::triage(taxonomy, text_of(message).input(), arrival);
+      if (!message.from_address.empty() && mail::may_acknowledge(message, own_address)) {
+        auto references = c.replies_to;
+        if (!message.message_id.empty()) references.push_back(message.message_id);
+        out.acknowledgements[record.id] = {message.from_name, message.from_address, message.subject,
+                                           message.message_id, std::move(references)};
+      }
     } else {
       // Webhook and form share one document format and one validator.
       auto validated = intake::validate_webhook_body(*raw);
@@ -98,6 +117,8 @@ prepared_batch prepare(const crypto::keyring& keys, const routing::taxonomy& tax
       auto& v = std::get<intake::validated_request>(validated);
       c.journalist_email = v.request.journalist.email;
       c.triage = routing::triage(taxonomy, text_of(v.request).input(), arrival);
+      if (record.source == intake::intake_source::form)
+        out.acknowledgements[record.id] = {v.request.journalist.name, v.request.journalist.email, v.request.subject, {}, {}};
     }
     c.sealed_document_plaintext = std::move(*raw);
     out.cases.push_back(std::move(c));
@@ -136,7 +157,7 @@ void intake_worker::run(const std::atomic<bool>& stop) {
   store::session_timeouts timeouts{std::chrono::minutes(config_.session.idle_timeout_minutes),
                                    std::chrono::hours(config_.session.absolute_timeout_hours)};
 
-  auto store_cases = [&](std::span<const store::new_case> cases) {
+  auto store_cases = [&](std::span<const store::new_case> cases, prepared_batch& p) {
     auto stored = database_.with([&](store::pg_connection& c) {
       return c.transaction(
           [&](store::pg_connection& tx) { return store::store_new_cases(tx, keys_, cases, same_request_documents); });
@@ -153,6 +174,7 @@ void intake_worker::run(const std::atomic<bool>& stop) {
       metrics_.intake_to_case_seconds.observe(
           std::chrono::duration<double>(done - from_unix_ms(cases[i].received_unix_ms)).count());
       spdlog::info("intake {} became case {}", cases[i].intake_id, stored[i]->ref);
+      p.opened.emplace_back(cases[i].intake_id, stored[i]->ref);
     }
   };
 
@@ -166,7 +188,7 @@ void intake_worker::run(const std::atomic<bool>& stop) {
     for (;;) {
       try {
         try {
-          store_cases(p.cases);
+          store_cases(p.cases, p);
         } catch (const unavailable_error&) {
           throw;
         } catch (const std::exception& e) {
@@ -174,7 +196,7 @@ void intake_worker::run(const std::atomic<bool>& stop) {
           prepared_batch kept;
           for (std::size_t i = 0; i < p.cases.size(); ++i) {
             try {
-              store_cases(std::span<const store::new_case>(&p.cases[i], 1));
+              store_cases(std::span<const store::new_case>(&p.cases[i], 1), p);
               kept.cases.push_back(std::move(p.cases[i]));
               kept.entries.push_back(std::move(p.entries[i]));
             } catch (const unavailable_error&) {
@@ -226,14 +248,56 @@ void intake_worker::run(const std::atomic<bool>& stop) {
     if (!raised.empty()) publish_change(raised.size());
   };
 
+  // The automatic acknowledgement: rate-limited per address (by its blind index), queued in the
+  // outbox, its Message-ID kept so that the journalist's reply threads into the case. Best
+  // effort: a failure is logged and the request goes on without one.
+  std::optional<queue::redis_connection> outbox;
+  auto acknowledge_request = [&](const std::string& ref, const acknowledgement& a) {
+    try {
+      if (!outbox)
+        outbox.emplace(queue::parse_redis_url(config_.redis.url), std::chrono::milliseconds(config_.redis.timeout_ms));
+      auto index = store::journalist_email_index(keys_, a.to_address);
+      if (!queue::take_acknowledgement_slot(*outbox, keys, index, config_.mail.acknowledgements_per_address_per_hour)) {
+        spdlog::info("case {}: no acknowledgement (too many to this address in the last hour)", ref);
+        return;
+      }
+      mail::outbound_fields f;
+      f.from_name = config_.mail.from_name;
+      f.from_address = config_.mail.from_address;
+      f.to_name = a.to_name;
+      f.to_address = a.to_address;
+      f.subject = mail::reply_subject(a.subject.empty() ? "Your request to the media desk" : a.subject, ref);
+      f.body_text = mail::acknowledgement_text(ref, a.to_name);
+      f.message_id = mail::make_message_id(mail::domain_of(config_.mail.from_address));
+      f.in_reply_to = a.message_id;
+      f.references = a.references;
+      f.auto_reply = true;
+      f.case_ref = ref;
+      queue::outbound_mail m{queue::new_outbox_id(), config_.mail.from_address, {a.to_address},
+                             mail::build_message(f, now()), "acknowledgement", ref};
+      queue::enqueue_mail(*outbox, keys, keys_, m);
+      database_.with([&](store::pg_connection& c) {
+        c.transaction([&](store::pg_connection& tx) { store::record_acknowledgement(tx, keys_, ref, f.message_id); });
+      });
+      spdlog::info("case {}: acknowledgement queued", ref);
+    } catch (const std::exception& e) {
+      outbox.reset();
+      spdlog::warn("case {}: acknowledgement not sent: {}", ref, e.what());
+    }
+  };
+
   auto process = [&](std::vector<queue::delivered_intake> batch) {
     if (batch.empty()) return;
-    auto p = prepare(keys_, *taxonomy_.current(), batch);
+    auto p = prepare(keys_, *taxonomy_.current(), config_.mail.from_address, batch);
     if (!commit(p)) return;
     if (fault("crash_after_commit")) {
       spdlog::critical("fault injection: exiting after commit, before acknowledging");
       std::_Exit(86);
     }
+    // Before XACK: a crash in between redelivers entries that are already stored, which open no
+    // case and so send nothing twice.
+    for (auto& [intake_id, ref] : p.opened)
+      if (auto it = p.acknowledgements.find(intake_id); it != p.acknowledgements.end()) acknowledge_request(ref, it->second);
     std::vector<std::string> entry_ids;
     for (auto& e : p.entries) entry_ids.push_back(e.entry_id);
     consumer.acknowledge(entry_ids);

@@ -49,6 +49,15 @@ std::string metrics_registry::render() const {
       "# TYPE mediadesk_intakes_dead_lettered_total counter\nmediadesk_intakes_dead_lettered_total {}\n"
       "# TYPE mediadesk_intakes_unavailable_total counter\nmediadesk_intakes_unavailable_total {}\n",
       cases_created.load(), intakes_dead_lettered.load(), intakes_unavailable.load());
+  out += fmt::format(
+      "# TYPE mediadesk_smtp_messages_queued_total counter\nmediadesk_smtp_messages_queued_total {}\n"
+      "# TYPE mediadesk_smtp_connections_refused_total counter\nmediadesk_smtp_connections_refused_total {}\n",
+      smtp_messages_queued.load(), smtp_connections_refused.load());
+  out += fmt::format(
+      "# TYPE mediadesk_mail_delivered_total counter\nmediadesk_mail_delivered_total {}\n"
+      "# TYPE mediadesk_mail_retried_total counter\nmediadesk_mail_retried_total {}\n"
+      "# TYPE mediadesk_mail_dead_lettered_total counter\nmediadesk_mail_dead_lettered_total {}\n",
+      mail_delivered.load(), mail_retried.load(), mail_dead_lettered.load());
   return out;
 }
 

@@ -30,6 +30,9 @@ class metrics_registry {
   histogram intake_ack_seconds;      // webhook/form/email: arrival until Redis acknowledged
   histogram intake_to_case_seconds;  // arrival until the case is committed (worker)
   std::atomic<std::uint64_t> cases_created{0}, intakes_dead_lettered{0}, intakes_unavailable{0};
+  // Email intake (server/smtp_server): messages answered 250, connections refused at the cap.
+  std::atomic<std::uint64_t> smtp_messages_queued{0}, smtp_connections_refused{0};
+  std::atomic<std::uint64_t> mail_delivered{0}, mail_retried{0}, mail_dead_lettered{0};  // the mail sender
   std::string render() const;
 
  private:

@@ -6,6 +6,7 @@
 
 #include "core/errors.hpp"
 #include "server/intake_worker.hpp"
+#include "server/mail_sender.hpp"
 #include "store/migrations.hpp"
 
 namespace md::server {
@@ -70,6 +71,7 @@ void service_host::start() {
     server_ = std::make_unique<http_server>(io_, tcp::endpoint{address, static_cast<unsigned short>(config_.http.port)},
                                             limits, routes_, metrics_);
     server_->start();
+    start_smtp();  // before the I/O threads run, so the listeners are in place when they do
     for (int i = 0; i < config_.http.threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
     spdlog::info("serving HTTP on {}:{}", server_->local_endpoint().address().to_string(),
                  server_->local_endpoint().port());
@@ -80,7 +82,52 @@ void service_host::start() {
         intake_worker worker(config_, *keys_, *database_, *taxonomy_, metrics_, make_consumer_name(i));
         worker.run(stop_workers_);
       });
+    // One mail sender per worker process (its own consumer group on the outbox stream),
+    // joined with the intake workers in shutdown().
+    worker_threads_.emplace_back([this] {
+      mail_sender sender(config_, *keys_, metrics_, make_consumer_name(0));
+      sender.run(stop_workers_);
+    });
   }
+}
+
+// The email doors share the HTTP side's io_context, threads and Redis appender. A listener that
+// cannot bind is logged as an error and the others (and HTTP) go on: the sending MTA keeps the
+// mail queued, whereas refusing to start would also stop the webhook door.
+void service_host::start_smtp() {
+  auto& s = config_.smtp;
+  if (s.port == 0 && s.lmtp_port == 0 && s.lmtp_socket.empty()) return;
+  smtp_ = std::make_unique<smtp_server>(io_, *app_);
+  if (s.domains.empty() && s.addresses.empty())
+    spdlog::warn("smtp.domains and smtp.addresses are both empty: every recipient will be refused");
+  auto try_listen = [](std::string_view what, auto&& listen) {
+    try {
+      listen();
+    } catch (const std::exception& e) {
+      spdlog::error("not listening for {}: {}", what, e.what());
+    }
+  };
+  if (s.port != 0)
+    try_listen("SMTP", [&] {
+      smtp_->listen_smtp(tcp::endpoint{asio::ip::make_address(s.address), static_cast<unsigned short>(s.port)});
+      spdlog::info("serving SMTP on {}:{}", s.address, smtp_->smtp_endpoint()->port());
+    });
+  if (s.lmtp_port != 0)
+    try_listen("LMTP", [&] {
+      smtp_->listen_lmtp(tcp::endpoint{asio::ip::make_address(s.lmtp_address), static_cast<unsigned short>(s.lmtp_port)});
+      spdlog::info("serving LMTP on {}:{}", s.lmtp_address, smtp_->lmtp_endpoint()->port());
+    });
+  if (!s.lmtp_socket.empty())
+    try_listen("LMTP (unix socket)", [&] {
+      smtp_->listen_lmtp_unix(s.lmtp_socket);
+      spdlog::info("serving LMTP on unix socket {}", s.lmtp_socket);
+    });
+  smtp_->start();
+}
+
+std::optional<tcp::endpoint> service_host::smtp_endpoint() const {
+  if (!smtp_) return std::nullopt;
+  return smtp_->smtp_endpoint();
 }
 
 std::optional<tcp::endpoint> service_host::http_endpoint() const {
@@ -91,13 +138,21 @@ std::optional<tcp::endpoint> service_host::http_endpoint() const {
 void service_host::shutdown() {
   if (stopped_) return;
   stopped_ = true;
-  if (server_) {
-    server_->begin_shutdown();
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.http.shutdown_grace_ms);
-    while (server_->open_connections() > 0 && std::chrono::steady_clock::now() < until)
+  if (server_) server_->begin_shutdown();
+  if (smtp_) smtp_->begin_shutdown();  // SMTP sessions finish their current transaction
+  auto open = [this] {
+    return (server_ ? server_->open_connections() : 0) + (smtp_ ? smtp_->open_connections() : 0);
+  };
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.http.shutdown_grace_ms);
+  while (open() > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (smtp_) smtp_->close_all();     // grace over: 421 to whoever is left
+  if (appender_) appender_->stop();  // answers anything still waiting (SMTP: 451, never a lost 250)
+  if (smtp_) {
+    auto goodbye = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (smtp_->open_connections() > 0 && std::chrono::steady_clock::now() < goodbye)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (appender_) appender_->stop();  // answers anything still waiting
   io_.stop();
   for (auto& t : io_threads_) t.join();
   io_threads_.clear();

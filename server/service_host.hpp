@@ -1,4 +1,4 @@
-// Runs the serve role (HTTP), the worker role (intake workers), or both in one process (demo),
+// Runs the serve role (HTTP, and SMTP/LMTP when configured), the worker role (intake workers), or both in one process (demo),
 // from one settings value; owns their shared parts and shuts them down in order: stop
 // accepting, let in-flight requests finish, close the Redis appender, stop the workers.
 #pragma once
@@ -16,6 +16,7 @@
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
 #include "server/redis_appender.hpp"
+#include "server/smtp_server.hpp"
 #include "server/triage_service.hpp"
 #include "store/pg.hpp"
 
@@ -32,9 +33,11 @@ class service_host {
   };
   service_host(const settings& config, roles r);
   ~service_host();
-  void start();  // binds the HTTP port (throws if it cannot)
+  void start();  // binds the HTTP port (throws if it cannot) and the SMTP/LMTP listeners (logs if it cannot)
   void shutdown();
   std::optional<tcp::endpoint> http_endpoint() const;
+  // The SMTP listener's address, if smtp.port is set and it could bind.
+  std::optional<tcp::endpoint> smtp_endpoint() const;
   redis_appender& appender() { return *appender_; }  // serve role only
   store::pg_pool& database() { return *database_; }
   const crypto::keyring& keys() const { return *keys_; }
@@ -42,6 +45,7 @@ class service_host {
   void reload();
 
  private:
+  void start_smtp();
   const settings& config_;
   roles roles_;
   std::unique_ptr<crypto::keyring> keys_;
@@ -55,6 +59,7 @@ class service_host {
   asio::io_context io_;
   std::unique_ptr<redis_appender> appender_;
   std::unique_ptr<http_server> server_;
+  std::unique_ptr<smtp_server> smtp_;  // SMTP/LMTP listeners, when configured
   std::vector<std::thread> io_threads_, worker_threads_;
   std::atomic<bool> stop_workers_{false};
   bool stopped_ = false;

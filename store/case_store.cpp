@@ -318,6 +318,15 @@ std::optional<std::string> reveal_case_request(pg_connection& tx, const crypto::
   return plaintext;
 }
 
+void record_acknowledgement(pg_connection& tx, const crypto::keyring& keys, std::string_view ref,
+                            std::string_view message_id) {
+  auto r = tx.exec("SELECT id FROM cases WHERE ref = $1", {text(ref)});
+  if (r.rows() == 0) return;
+  auto case_id = r.get_int(0, 0);
+  register_message_id(tx, keys, case_id, message_id, "out");
+  tx.exec(insert_event_sql, {number(case_id), text("system:worker"), text("acknowledgement_sent"), text("{}")});
+}
+
 // ---- triage corrections and re-triage ----
 
 std::optional<case_triage> lock_case_triage(pg_connection& tx, std::string_view ref) {

@@ -169,6 +169,10 @@ std::string case_request_binding(std::string_view ref);
 void register_message_id(pg_connection& tx, const crypto::keyring& keys, std::int64_t case_id,
                          std::string_view message_id, std::string_view direction);
 std::string message_id_index(const crypto::keyring& keys, std::string_view message_id);
+// The automatic acknowledgement of a case was queued: its Message-ID (for threading) and an
+// `acknowledgement_sent` event, in the caller's transaction.
+void record_acknowledgement(pg_connection& tx, const crypto::keyring& keys, std::string_view ref,
+                            std::string_view message_id);
 std::string journalist_email_index(const crypto::keyring& keys, std::string_view email);
 
 }  // namespace md::store

@@ -238,7 +238,9 @@ std::string queue_email(test_stack& stack, const std::string& raw) {
 
 std::string email(const std::string& from, const std::string& subject, const std::string& message_id,
                   const std::string& body, const std::string& extra_headers = "") {
-  return "From: " + from + "\r\nTo: requests@desk.example\r\nSubject: " + subject +
+  // As delivered: the envelope sender in Return-Path (the SMTP door and mailgate add it).
+  auto address = from.find('<') == std::string::npos ? from : from.substr(from.find('<') + 1, from.find('>') - from.find('<') - 1);
+  return "Return-Path: <" + address + ">\r\nFrom: " + from + "\r\nTo: requests@desk.example\r\nSubject: " + subject +
          "\r\nDate: Tue, 14 Jul 2026 09:12:00 +0100\r\nMessage-ID: <" + message_id + ">\r\n" + extra_headers +
          "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n";
 }
@@ -259,6 +261,17 @@ TEST_CASE("emails become cases; replies join their case's thread; what cannot be
   CHECK(detail.find("\"source\":\"email\"") != std::string::npos);
   CHECK(detail.find("birmingham") != std::string::npos);
   CHECK(detail.find("Jo Reporter") == std::string::npos);
+  // The journalist is acknowledged once (queued in the outbox, sealed); an auto-reply is not.
+  CHECK(eventually([&] { return admin.get("/api/v1/cases/" + ref).body.find("acknowledgement_sent") != std::string::npos; },
+                   10s));
+  auto redis = stack.redis();
+  CHECK(redis.command({"XLEN", "md:outbox"})->integer == 1);
+  auto out_of_office = stack.wait_for_intake(
+      admin, queue_email(stack, email("away@news.example", "Out of office", "ooo@news.example",
+                                      "I am away until Monday and cannot reply about refugees in Leeds.",
+                                      "Auto-Submitted: auto-replied\r\n")));
+  CHECK(admin.get("/api/v1/cases/" + json_string(out_of_office, "case")).body.find("acknowledgement_sent") ==
+        std::string::npos);
 
   // A reply naming our message by In-Reply-To joins the case, even without the tag.
   auto reply = stack.wait_for_intake(
@@ -286,8 +299,8 @@ TEST_CASE("emails become cases; replies join their case's thread; what cannot be
   REQUIRE(json_string(garbage, "status") == "processed");
   CHECK(admin.get("/api/v1/cases/" + json_string(garbage, "case")).body.find("\"unparsed\":true") != std::string::npos);
   auto db = stack.database();
-  CHECK(count_rows(db, "SELECT count(*) FROM cases") == 3);
-  CHECK(count_rows(db, "SELECT count(*) FROM case_message_ids") == 4);
+  CHECK(count_rows(db, "SELECT count(*) FROM cases") == 4);
+  CHECK(count_rows(db, "SELECT count(*) FROM case_message_ids WHERE direction = 'in'") == 5);
 }
 
 namespace {
