@@ -295,7 +295,7 @@ TEST_CASE("emails become cases; replies join their case's thread; what cannot be
   CHECK(replies == 2);
 
   // Bytes that are no message at all still become a case, marked unparsed, raw kept sealed.
-  auto garbage = stack.wait_for_intake(admin, queue_email(stack, std::string("\x00\xff\xfe binary \x01", 14)));
+  auto garbage = stack.wait_for_intake(admin, queue_email(stack, std::string{'\x00', '\xff', '\xfe', ' ', 'b', 'i', 'n', '\x01'}));
   REQUIRE(json_string(garbage, "status") == "processed");
   CHECK(admin.get("/api/v1/cases/" + json_string(garbage, "case")).body.find("\"unparsed\":true") != std::string::npos);
   auto db = stack.database();
