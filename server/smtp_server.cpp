@@ -105,21 +105,31 @@ smtp_server::smtp_server(asio::io_context& io, app_context& app)
       max_connections_(static_cast<std::size_t>(app.config.smtp.max_connections)) {}
 
 smtp_server::~smtp_server() {
-  if (!unix_path_.empty()) {
+  if (unix_acceptor_) {
     boost::system::error_code ignored;
-    if (unix_acceptor_) unix_acceptor_->close(ignored);
-    ::unlink(unix_path_.c_str());
+    unix_acceptor_->close(ignored);
   }
+  remove_socket_file();
 }
 
+// Each acceptor on a strand of its own, so that begin_shutdown's close never races its accept.
 void smtp_server::listen_smtp(const tcp::endpoint& endpoint) {
-  smtp_acceptor_.emplace(io_);
+  smtp_acceptor_.emplace(asio::make_strand(io_));
   open_acceptor(*smtp_acceptor_, endpoint, true);
 }
 
 void smtp_server::listen_lmtp(const tcp::endpoint& endpoint) {
-  lmtp_acceptor_.emplace(io_);
+  lmtp_acceptor_.emplace(asio::make_strand(io_));
   open_acceptor(*lmtp_acceptor_, endpoint, true);
+}
+
+// Only the file this process made: after a quick restart it may already be the new process's.
+void smtp_server::remove_socket_file() {
+  if (unix_path_.empty()) return;
+  struct stat st {};
+  if (::lstat(unix_path_.c_str(), &st) == 0 && st.st_ino == unix_inode_ && st.st_dev == unix_device_)
+    ::unlink(unix_path_.c_str());
+  unix_path_.clear();
 }
 
 void smtp_server::listen_lmtp_unix(const std::string& path) {
@@ -129,20 +139,27 @@ void smtp_server::listen_lmtp_unix(const std::string& path) {
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) throw std::runtime_error("smtp.lmtp_socket " + path + " exists and is not a socket");
     // A socket file left by a process that died is stale; one that answers belongs to a
-    // running server, which we must not take over.
+    // running server, which we must not take over. Non-blocking: a full backlog answers
+    // "try again" (someone is there) instead of blocking the start.
     local::socket probe(io_);
     boost::system::error_code ec;
-    probe.connect(local::endpoint(path), ec);
-    if (!ec) throw std::runtime_error("smtp.lmtp_socket " + path + " is in use by another process");
+    probe.open(local(), ec);
+    if (!ec) probe.non_blocking(true, ec);
+    if (!ec) probe.connect(local::endpoint(path), ec);
+    if (!ec || ec == asio::error::would_block || ec == asio::error::try_again)
+      throw std::runtime_error("smtp.lmtp_socket " + path + " is in use by another process");
     ::unlink(path.c_str());
   }
   auto parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent);
-  unix_acceptor_.emplace(io_);
+  unix_acceptor_.emplace(asio::make_strand(io_));
   open_acceptor(*unix_acceptor_, local::endpoint(path), false);
   // Group-writable, not world: the MTA in front reaches it through the socket's group.
-  if (::chmod(path.c_str(), 0660) != 0) throw std::runtime_error("cannot chmod smtp.lmtp_socket " + path);
+  if (::chmod(path.c_str(), 0660) != 0 || ::lstat(path.c_str(), &st) != 0)
+    throw std::runtime_error("cannot chmod smtp.lmtp_socket " + path);
   unix_path_ = path;
+  unix_inode_ = st.st_ino;
+  unix_device_ = st.st_dev;
 }
 
 std::optional<tcp::endpoint> smtp_server::smtp_endpoint() const {
@@ -157,13 +174,13 @@ std::optional<tcp::endpoint> smtp_server::lmtp_endpoint() const {
 
 void smtp_server::start() {
   if (smtp_acceptor_)
-    asio::co_spawn(io_, accept_loop(*smtp_acceptor_, false),
+    asio::co_spawn(smtp_acceptor_->get_executor(), accept_loop(*smtp_acceptor_, false),
                    [](std::exception_ptr e) { log_exception(e, "smtp accept loop ended"); });
   if (lmtp_acceptor_)
-    asio::co_spawn(io_, accept_loop(*lmtp_acceptor_, true),
+    asio::co_spawn(lmtp_acceptor_->get_executor(), accept_loop(*lmtp_acceptor_, true),
                    [](std::exception_ptr e) { log_exception(e, "lmtp accept loop ended"); });
   if (unix_acceptor_)
-    asio::co_spawn(io_, accept_loop(*unix_acceptor_, true),
+    asio::co_spawn(unix_acceptor_->get_executor(), accept_loop(*unix_acceptor_, true),
                    [](std::exception_ptr e) { log_exception(e, "lmtp socket accept loop ended"); });
 }
 
@@ -179,7 +196,7 @@ void smtp_server::begin_shutdown() {
   close_acceptor(smtp_acceptor_);
   close_acceptor(lmtp_acceptor_);
   close_acceptor(unix_acceptor_);
-  if (!unix_path_.empty()) ::unlink(unix_path_.c_str());  // no new MTA connection finds it
+  remove_socket_file();  // no new MTA connection finds it
   std::lock_guard lock(connections_mutex_);
   for (auto& [id, weak] : connections_)
     if (auto c = weak.lock())
@@ -278,7 +295,7 @@ awaitable<void> smtp_server::serve_connection(std::shared_ptr<connection> c) {
         step = co_await deliver(session, *c);
         continue;
       }
-      if (c->abort_requested || (c->close_requested && !session.in_transaction())) {
+      if (c->abort_requested || ((c->close_requested || shutting_down_) && !session.in_transaction())) {
         step = session.shutting_down();
         continue;
       }
@@ -316,9 +333,19 @@ awaitable<mail::smtp_step> smtp_server::deliver(mail::smtp_session& session, con
   record.received_unix_ms = to_unix_ms(received);
   // What the worker reads is the message as a final delivery stores it: Return-Path (the
   // envelope sender, for auto-reply suppression) and Received (with the intake id) on top.
-  std::string raw = mail::trace_headers(envelope, c.client, app_.config.smtp.hostname, record.id, received);
-  raw.reserve(raw.size() + envelope.data.size());
-  raw += envelope.data;
+  auto trace = mail::trace_headers(envelope, c.client, app_.config.smtp.hostname, record.id, received);
+  std::string raw;
+  if (envelope.data.size() > seal_inline_limit) {
+    // A big message is moved, not copied: a connection holds at most about two copies (the
+    // plaintext and the sealed one) at any time.
+    raw = std::move(envelope.data);
+    raw.insert(0, trace);
+  } else {
+    // A small one is copied, so that the session keeps its buffer for the next message.
+    raw.reserve(trace.size() + envelope.data.size());
+    raw += trace;
+    raw += envelope.data;
+  }
   envelope.data.clear();
   if (raw.size() > seal_inline_limit) {
     auto seal = [&keys = app_.keys, &raw, &id = record.id] { return keys.seal(raw, intake::payload_binding(id)); };

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include "mail/smtp_session.hpp"
@@ -47,6 +49,7 @@ class smtp_server {
   void launch(std::shared_ptr<connection> c);
   awaitable<void> serve_connection(std::shared_ptr<connection> c);
   awaitable<mail::smtp_step> deliver(mail::smtp_session& session, connection& c);
+  void remove_socket_file();
   awaitable<bool> write_all(std::shared_ptr<connection>& c, const std::string& bytes,
                             std::chrono::steady_clock::time_point deadline);
 
@@ -57,7 +60,9 @@ class smtp_server {
   std::size_t max_connections_;
   std::optional<tcp::acceptor> smtp_acceptor_, lmtp_acceptor_;
   std::optional<asio::local::stream_protocol::acceptor> unix_acceptor_;
-  std::string unix_path_;
+  std::string unix_path_;  // set while this process owns the socket file (that inode)
+  ino_t unix_inode_ = 0;
+  dev_t unix_device_ = 0;
   std::atomic<std::size_t> open_connections_{0};
   std::atomic<bool> shutting_down_{false};
   std::mutex connections_mutex_;

@@ -41,6 +41,16 @@ def send(host, port, arg):
     return out
 
 
+def big(host, port, size):
+    """One message of about SIZE bytes (sealed off the I/O threads past 1 MiB)."""
+    line = "y" * 98 + "\r\n"
+    with smtplib.SMTP(host, port, timeout=60) as s:
+        s.ehlo("client.example")
+        s.mail(SENDER, [f"SIZE={int(size) + 200}"])
+        s.rcpt(DESK)
+        return {"data": data(s, message("Big", line * (int(size) // len(line))))}
+
+
 def session(host, port, max_bytes):
     """Every command of one long SMTP session, with its replies."""
     max_bytes = int(max_bytes)

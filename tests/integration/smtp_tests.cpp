@@ -222,7 +222,8 @@ TEST_CASE("SMTP: a real client's session gets the exact replies, and the message
   CHECK(::access(socket_path.c_str(), F_OK) != 0);  // the socket file is removed on the way out
 }
 
-TEST_CASE("SMTP: idle clients time out with 421 4.4.2, and connections over the cap get 421 4.3.2", "[smtp]") {
+TEST_CASE("SMTP: idle clients time out with 421 4.4.2, big messages are taken whole, connections over the cap get 421 4.3.2",
+          "[smtp]") {
   test_stack stack("smtp_limits");
   int smtp_port = server::free_loopback_port();
   auto serve = stack.start("serve", smtp_env(smtp_port, {{"MEDIADESK_SMTP_COMMAND_TIMEOUT_MS", "800"},
@@ -234,6 +235,14 @@ TEST_CASE("SMTP: idle clients time out with 421 4.4.2, and connections over the 
   auto waited = std::stoi(text(idle, "waited_ms"));
   CHECK(waited >= 700);
   CHECK(waited < 5000);
+
+  // A big message (3 MB, under the default 25 MiB) is queued whole.
+  auto big = queued_id(run_client("big", "127.0.0.1", smtp_port, "3000000"), "data");
+  REQUIRE(crypto::is_valid_intake_id(big));
+  auto stream = intake_stream(stack);
+  REQUIRE(stream.contains(big));
+  CHECK(stream[big].raw.size() > 3'000'000);
+  CHECK(stream[big].raw.ends_with(std::string(98, 'y') + "\r\n"));
 
   auto crowd = run_client("crowd", "127.0.0.1", smtp_port, "3");
   for (const char* step : {"greeting_0", "greeting_1", "greeting_2"}) CHECK(code(crowd, step) == 220);
