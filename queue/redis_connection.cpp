@@ -59,16 +59,23 @@ redis_connection::redis_connection(const redis_endpoint& endpoint, std::chrono::
   context_ = endpoint.socket_path.empty() ? redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, tv)
                                           : redisConnectUnixWithTimeout(endpoint.socket_path.c_str(), tv);
   if (context_ == nullptr) throw unavailable_error("redis: out of memory while connecting");
-  if (context_->err) fail("connect");
-  if (redisSetTimeout(context_, tv) != REDIS_OK) fail("set timeout");
-  if (!endpoint.password.empty()) {
-    auto r = command({"AUTH", endpoint.password});
-    if (is_error(r.get())) throw unavailable_error("redis: authentication failed");
-  }
-  if (endpoint.database != 0) {
-    auto db = std::to_string(endpoint.database);
-    auto r = command({"SELECT", db});
-    if (is_error(r.get())) throw unavailable_error("redis: cannot select the database");
+  // A constructor that throws runs no destructor: free the context here on every failure.
+  try {
+    if (context_->err) fail("connect");
+    if (redisSetTimeout(context_, tv) != REDIS_OK) fail("set timeout");
+    if (!endpoint.password.empty()) {
+      auto r = command({"AUTH", endpoint.password});
+      if (is_error(r.get())) throw unavailable_error("redis: authentication failed");
+    }
+    if (endpoint.database != 0) {
+      auto db = std::to_string(endpoint.database);
+      auto r = command({"SELECT", db});
+      if (is_error(r.get())) throw unavailable_error("redis: cannot select the database");
+    }
+  } catch (...) {
+    redisFree(context_);
+    context_ = nullptr;
+    throw;
   }
 }
 
