@@ -12,8 +12,10 @@ mediadesk_packages=(
   libcli11-dev libgmime-3.0-dev libcurl4-openssl-dev
   # servers the demo and the tests start privately
   postgresql-15 postgresql-client-15 redis-server redis-tools
-  # test and benchmark clients
-  curl wrk openssl python3 procps util-linux passwd
+  # test and benchmark clients; Postfix as a real MTA in front of the desk (LMTP and pipe)
+  curl wrk openssl python3 procps util-linux passwd postfix
+  # fuzzing (libFuzzer ships with clang's runtime libraries)
+  clang-14 libclang-rt-14-dev
 )
 
 install_missing_packages() {
@@ -24,6 +26,8 @@ install_missing_packages() {
   ((${#missing[@]})) || return 0
   echo "installing: ${missing[*]}" >&2
   local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  # Postfix is only a test peer here, started privately: keep the system's own instance off.
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
