@@ -872,6 +872,16 @@ parsed_message parse_message(std::string_view raw, const parse_limits& limits) {
   return out;
 }
 
+std::string with_crlf_line_ends(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() + raw.size() / 32);
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) out += '\r';
+    out += raw[i];
+  }
+  return out;
+}
+
 bool looks_like_message(std::string_view raw) {
   static constexpr std::array<std::string_view, 7> key_fields = {"from",       "subject",  "date",       "message-id",
                                                                  "received",   "return-path", "to"};

@@ -53,4 +53,9 @@ parsed_message parse_message(std::string_view raw, const parse_limits& limits = 
 // Tells an email from plain text on stdin.
 bool looks_like_message(std::string_view raw);
 
+// The message with every line ending in CRLF, as SMTP carries it: an MTA's pipe hands over bare
+// LF lines (and flags=R adds Return-Path so), and every door seals the same wire form. CRLF and
+// lone CR are kept as they are.
+std::string with_crlf_line_ends(std::string_view raw);
+
 }  // namespace md::mail

@@ -12,6 +12,7 @@
 #include "core/errors.hpp"
 #include "crypto/primitives.hpp"
 #include "intake/intake_record.hpp"
+#include "mail/message.hpp"
 #include "queue/append.hpp"
 #include "server/demo.hpp"
 #include "server/logging.hpp"
@@ -84,6 +85,7 @@ int run_mailgate(const settings& config, const std::string& sender) {
   // flags=R): keep it as a final delivery would, for auto-reply suppression.
   if (!sender.empty() && !input->starts_with("Return-Path:"))
     input->insert(0, "Return-Path: <" + (sender == "<>" ? std::string{} : sender) + ">\r\n");
+  *input = mail::with_crlf_line_ends(*input);
   try {
     auto keys = server::load_keyring(config);
     auto record = intake::make_intake_record(*keys, intake::intake_source::email, *input, to_unix_ms(now()));
@@ -163,7 +165,7 @@ int main(int argc, char** argv) {
   auto* demo = app.add_subcommand("demo", "Run everything on a private PostgreSQL and Redis under --home");
   demo->add_option("--home", demo_home, "folder for data, logs and demo.env")->capture_default_str();
   demo->add_option("--http-port", demo_options.http_port, "HTTP port")->capture_default_str()->check(CLI::Range(0, 65535));
-  demo->add_option("--smtp-port", demo_options.smtp_port, "SMTP port (reserved for email intake)")
+  demo->add_option("--smtp-port", demo_options.smtp_port, "SMTP port for email to the desk (domain desk.example); 0 picks a free one")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
 

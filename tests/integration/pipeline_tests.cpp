@@ -308,18 +308,11 @@ namespace {
 // Runs `mediadesk mailgate` as an MTA's pipe transport does: the message on stdin, the
 // process environment from the stack. Returns {exit status, stdout}.
 std::pair<int, std::string> run_mailgate(test_stack& stack, const std::string& message, const std::string& args = "") {
-  auto input = stack.home() / "mailgate-input.eml";
-  std::ofstream(input, std::ios::binary | std::ios::trunc) << message;
   std::string command = "env -i";
   for (auto& [name, value] : stack.environment()) command += " " + name + "='" + value + "'";
-  command += fmt::format(" '{}' --config /dev/null mailgate {} < '{}' 2>/dev/null", MEDIADESK_BINARY, args, input.string());
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  while (auto n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  command += fmt::format(" '{}' --config /dev/null mailgate {} 2>/dev/null", MEDIADESK_BINARY, args);
+  auto r = run_command(command, message);
+  return {r.status, r.out};
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 using namespace md;
 using namespace md::test;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -40,12 +41,7 @@ boost::json::object run_client(const std::string& scenario, const std::string& h
                                const std::string& arg = "") {
   // Every argument the tests pass is plain text without quotes; single quotes keep its spaces.
   auto command = fmt::format("python3 '{}' {} '{}' {} '{}' 2>&1", client_script, scenario, host, port, arg);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::string output;
-  char chunk[4096];
-  while (auto n = std::fread(chunk, 1, sizeof chunk, pipe)) output.append(chunk, n);
-  int status = ::pclose(pipe);
+  auto [status, output] = run_command(command);
   INFO(command << "\n" << output);
   REQUIRE(status == 0);
   return parse_result(output);
@@ -315,4 +311,189 @@ TEST_CASE("SMTP: with a worker, an email intake becomes a processed case", "[smt
   auto status = stack.wait_for_intake(admin, id);
   INFO(status);
   CHECK(json_string(status, "status") == "processed");
+}
+
+namespace {
+
+// A private Postfix instance in front of the desk, set up as docs/OPERATIONS.md says: the desk's
+// domain in relay_domains, routed by transport_maps to LMTP or to the mailgate pipe. Its master
+// runs as root (it binds, then drops to the `postfix` user), so this needs root, as CI has.
+// Retries are made fast (1 s) so that a deferred message is seen delivered within the test.
+class postfix_instance {
+ public:
+  postfix_instance(const fs::path& dir, int smtp_port, const std::string& mailgate_command) : dir_(dir) {
+    fs::create_directories(dir_ / "etc");
+    fs::create_directories(dir_ / "spool");
+    fs::create_directories(dir_ / "data");
+    std::ofstream(dir_ / "etc/main.cf") << fmt::format(R"(compatibility_level = 3.6
+queue_directory = {0}/spool
+data_directory = {0}/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file_prefixes = {0}
+maillog_file = {0}/postfix.log
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.test.example
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = desk.example
+transport_maps = hash:{0}/etc/transport
+smtputf8_enable = no
+alias_maps =
+alias_database =
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 1s
+)",
+                                                       dir_.string());
+    // No chroot: the daemons reach loopback and the mailgate wrapper directly.
+    std::ofstream(dir_ / "etc/master.cf") << fmt::format(R"(127.0.0.1:{} inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+lmtp unix - - n - - lmtp
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+mediadesk unix - n n - 10 pipe
+  flags=Rq user=nobody argv={} --sender ${{sender}}
+)",
+                                                         smtp_port, mailgate_command);
+    fs::permissions(dir_ / "data", fs::perms::owner_all);
+    REQUIRE(run_command(fmt::format("chown postfix '{}/data'", dir_.string())).status == 0);
+  }
+  ~postfix_instance() {
+    if (started_) run_command(fmt::format("postfix -c '{}/etc' stop >/dev/null 2>&1", dir_.string()));
+  }
+
+  // Routes desk.example: "lmtp:inet:127.0.0.1:PORT" or "mediadesk:" (the pipe).
+  void route(const std::string& transport) {
+    std::ofstream(dir_ / "etc/transport", std::ios::trunc) << "desk.example " << transport << "\n";
+    auto etc = (dir_ / "etc").string();
+    REQUIRE(run_command(fmt::format("postmap -c '{0}' '{0}/transport' 2>&1", etc)).status == 0);
+    auto verb = started_ ? "reload" : "start";
+    auto r = run_command(fmt::format("postfix -c '{}' {} 2>&1", etc, verb));
+    INFO(r.out << log());
+    REQUIRE(r.status == 0);
+    started_ = true;
+  }
+
+  // `postqueue -j`: one JSON line per queued message (empty when the queue is empty).
+  std::string queue() const { return run_command(fmt::format("postqueue -c '{}/etc' -j", dir_.string())).out; }
+  std::string log() const {
+    std::ifstream in(dir_ / "postfix.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  fs::path dir_;
+  bool started_ = false;
+};
+
+// How many messages in the stream carry this subject.
+int count_subject(test_stack& stack, const std::string& subject) {
+  int n = 0;
+  for (auto& [id, entry] : intake_stream(stack))
+    if (entry.raw.find("Subject: " + subject + "\r\n") != std::string::npos) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("Postfix in front: delivery over LMTP and through the mailgate pipe, and a 451 or exit 75 keeps "
+          "the message in Postfix's queue until it is delivered, once",
+          "[smtp][postfix]") {
+  if (::geteuid() != 0) {
+    WARN("skipped: a private Postfix instance needs root (CI runs as root)");
+    return;
+  }
+  if (!fs::exists("/usr/sbin/postfix")) FAIL("Postfix is not installed: run scripts/packages.sh");
+  test_stack stack("postfix");
+  int lmtp_port = server::free_loopback_port();
+  auto serve = stack.start("serve", {{"MEDIADESK_SMTP_LMTP_PORT", std::to_string(lmtp_port)},
+                                     {"MEDIADESK_SMTP_DOMAINS", "desk.example"}});
+  REQUIRE(stack.wait_for_log(serve, fmt::format("serving LMTP on 127.0.0.1:{}", lmtp_port)));
+
+  // The pipe runs as `nobody`: the wrapper and its environment file as OPERATIONS.md shows them,
+  // in a folder nobody can read, and the binary copied there if nobody cannot reach the build.
+  auto gate = fs::temp_directory_path() / fmt::format("mediadesk-postfix-{}", ::getpid());
+  fs::remove_all(gate);
+  fs::create_directories(gate);
+  fs::permissions(gate, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                            fs::perms::others_read | fs::perms::others_exec);
+  std::string binary = MEDIADESK_BINARY;
+  if (run_command(fmt::format("runuser -u nobody -- test -x '{}'", binary)).status != 0) {
+    fs::copy_file(binary, gate / "mediadesk", fs::copy_options::overwrite_existing);
+    binary = (gate / "mediadesk").string();
+  }
+  {
+    std::ofstream env(gate / "mediadesk.env");
+    for (auto& [name, value] : stack.environment()) env << name << "='" << value << "'\n";
+    std::ofstream(gate / "mediadesk-mailgate") << "#!/bin/sh\nset -a; . " << (gate / "mediadesk.env").string()
+                                               << "; set +a\nexec " << binary << " --config /dev/null mailgate \"$@\"\n";
+    fs::permissions(gate / "mediadesk-mailgate", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  }
+  int postfix_port = server::free_loopback_port();
+  postfix_instance postfix(stack.home() / "postfix", postfix_port, (gate / "mediadesk-mailgate").string());
+  auto delivered = [&](const std::string& subject) {
+    return eventually([&] { return count_subject(stack, subject) >= 1; }, 30s);
+  };
+  auto deferred_with = [&](const std::string& reason) {
+    return eventually([&] { return postfix.queue().find(reason) != std::string::npos; }, 30s);
+  };
+
+  SECTION("LMTP, then the pipe") {
+    postfix.route(fmt::format("lmtp:inet:127.0.0.1:{}", lmtp_port));
+    CHECK(code(run_client("send", "127.0.0.1", postfix_port, "Through Postfix over LMTP"), "data") == 250);
+    INFO(postfix.log());
+    REQUIRE(delivered("Through Postfix over LMTP"));
+
+    // Redis down: our 451 4.3.0 keeps the message in Postfix's queue; once Redis is back,
+    // Postfix's retry is queued, exactly once.
+    auto redis_port = stack.redis_server().port();
+    stack.redis_server().stop();
+    CHECK(code(run_client("send", "127.0.0.1", postfix_port, "Held by Postfix at LMTP"), "data") == 250);
+    CHECK(deferred_with("451 4.3.0"));
+    stack.redis_server().start(redis_port);
+    CHECK(delivered("Held by Postfix at LMTP"));
+    CHECK(eventually([&] { return postfix.queue().empty(); }, 30s));
+
+    // The same domain through the pipe transport.
+    postfix.route("mediadesk:");
+    CHECK(code(run_client("send", "127.0.0.1", postfix_port, "Through Postfix by the pipe"), "data") == 250);
+    REQUIRE(delivered("Through Postfix by the pipe"));
+    stack.redis_server().stop();
+    CHECK(code(run_client("send", "127.0.0.1", postfix_port, "Held by Postfix at the pipe"), "data") == 250);
+    CHECK(deferred_with("4.3.0 not queued, try again later"));
+    stack.redis_server().start(redis_port);
+    CHECK(delivered("Held by Postfix at the pipe"));
+    CHECK(eventually([&] { return postfix.queue().empty(); }, 30s));
+
+    auto stream = intake_stream(stack);
+    CHECK(stream.size() == 4);
+    for (auto subject : {"Through Postfix over LMTP", "Held by Postfix at LMTP", "Through Postfix by the pipe",
+                         "Held by Postfix at the pipe"})
+      CHECK(count_subject(stack, subject) == 1);
+    for (auto& [id, entry] : stream) {
+      INFO(entry.raw);
+      CHECK(entry.source == "email");
+      CHECK(entry.raw.starts_with("Return-Path: <sam@news.example>"));  // Postfix's flags=R, or our LMTP
+    }
+  }
+  fs::remove_all(gate);
 }

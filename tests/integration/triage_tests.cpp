@@ -208,19 +208,10 @@ TEST_CASE("the taxonomy is reloaded on SIGHUP; a broken file keeps the previous 
 
 namespace {
 
-// Runs `mediadesk <args>` as a real client would, stdin from a file; returns {exit status, stdout}.
+// Runs `mediadesk <args>` as a real client would, stdin from the text; returns {exit status, stdout}.
 std::pair<int, std::string> run_cli(const std::string& args, const std::string& stdin_text) {
-  auto input = std::filesystem::temp_directory_path() / ("mediadesk-triage-" + std::to_string(getpid()) + ".eml");
-  std::ofstream(input, std::ios::binary) << stdin_text;
-  auto command = fmt::format("'{}' --config /dev/null {} < '{}' 2>/dev/null", MEDIADESK_BINARY, args, input.string());
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  while (auto n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  int status = pclose(pipe);
-  std::filesystem::remove(input);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  auto r = run_command(fmt::format("'{}' --config /dev/null {} 2>/dev/null", MEDIADESK_BINARY, args), stdin_text);
+  return {r.status, r.out};
 }
 
 }  // namespace

@@ -3,12 +3,15 @@
 
 #include <curl/curl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -59,6 +62,22 @@ bool eventually(const std::function<bool()>& predicate, std::chrono::millisecond
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return predicate();
+}
+
+command_result run_command(const std::string& shell_command, const std::string& stdin_bytes) {
+  static std::atomic<int> counter = 0;
+  auto input = test_home() / fmt::format("stdin-{}.bin", ++counter);
+  std::ofstream(input, std::ios::binary | std::ios::trunc) << stdin_bytes;
+  auto command = fmt::format("( {} ) < '{}'", shell_command, input.string());
+  command_result result{-1, {}};
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed: " + shell_command);
+  char buffer[4096];
+  while (auto n = std::fread(buffer, 1, sizeof buffer, pipe)) result.out.append(buffer, n);
+  int status = ::pclose(pipe);
+  fs::remove(input);
+  if (WIFEXITED(status)) result.status = WEXITSTATUS(status);
+  return result;
 }
 
 std::string json_string(const std::string& json, const std::string& key) {
@@ -168,6 +187,7 @@ std::map<std::string, std::string> test_stack::environment(const std::map<std::s
       {"MEDIADESK_MASTER_KEY", master_key_text_},
       {"MEDIADESK_WEBHOOK_SECRET", webhook_secret_},
       {"MEDIADESK_HTTP_PORT", std::to_string(http_port_)},
+      {"MEDIADESK_SMTP_PORT", "0"},  // off unless a test asks: suites run side by side (default 2525)
       {"MEDIADESK_WORKER_BLOCK_MS", "200"},
       {"MEDIADESK_WORKER_RECLAIM_IDLE_MS", "1000"},
       {"MEDIADESK_HTTP_SHUTDOWN_GRACE_MS", "2000"},

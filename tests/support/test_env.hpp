@@ -109,6 +109,14 @@ server::child_process spawn_mediadesk(const std::vector<std::string>& args,
 // Polls predicate every 50 ms until it holds or the timeout passes.
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout);
 
+// Runs a /bin/sh command as a real client would, stdin from the given bytes (through a file, so
+// binary input reaches it unchanged); returns {exit status (-1 if killed), stdout}.
+struct command_result {
+  int status;
+  std::string out;
+};
+command_result run_command(const std::string& shell_command, const std::string& stdin_bytes = {});
+
 std::string json_string(const std::string& json, const std::string& key);  // top-level string field
 std::int64_t count_rows(store::pg_connection& c, const std::string& sql);
 

@@ -466,3 +466,12 @@ TEST_CASE("split_reply_text handles empty and very large inputs", "[mail]") {
   std::string one_line(1 << 20, 'a');
   CHECK(split_reply_text(one_line).new_text.size() == one_line.size());
 }
+
+TEST_CASE("with_crlf_line_ends: bare LF becomes CRLF, CRLF and lone CR stay") {
+  using md::mail::with_crlf_line_ends;
+  CHECK(with_crlf_line_ends("Return-Path: <a@b>\nSubject: x\n\nbody\n") ==
+        "Return-Path: <a@b>\r\nSubject: x\r\n\r\nbody\r\n");
+  CHECK(with_crlf_line_ends("a\r\nb\r\n") == "a\r\nb\r\n");
+  CHECK(with_crlf_line_ends("\nmixed\r\nlone\rcr\n") == "\r\nmixed\r\nlone\rcr\r\n");
+  CHECK(with_crlf_line_ends("") == "");
+}
