@@ -11,8 +11,9 @@
 
 namespace md::crypto {
 namespace {
-constexpr unsigned char envelope_v1 = 0x01;
-constexpr std::size_t header_size = 1 + 4 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr unsigned char envelope_v1 = 0x01;  // under a key derived from the master key
+constexpr unsigned char envelope_v2 = 0x02;  // under one person's data key
+constexpr std::size_t v1_prefix_size = 1 + 4 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;  // header and nonce
 constexpr char seal_context[9] = "mdseal01";
 constexpr char index_context[9] = "mdindx01";
 
@@ -52,52 +53,123 @@ std::string keyring::derive(std::uint64_t subkey_id, const char (&context)[9]) c
   return key;
 }
 
+namespace detail {
+
+std::string seal_envelope(std::string_view key, std::string_view header, std::string_view nonce,
+                          std::string_view plaintext, std::string_view bound_to) {
+  if (nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES || key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
+    throw std::invalid_argument("seal_envelope: bad key or nonce size");
+  std::string out;
+  out.reserve(header.size() + nonce.size() + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  out.append(header);
+  out.append(nonce);
+  // The header is part of the associated data too, so the key id cannot be swapped.
+  std::string aad{header};
+  aad.append(bound_to);
+  auto prefix = out.size();
+  out.resize(prefix + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(p + prefix, &written, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                                             plaintext.size(), reinterpret_cast<const unsigned char*>(aad.data()),
+                                             aad.size(), nullptr, p + header.size(),
+                                             reinterpret_cast<const unsigned char*>(key.data()));
+  out.resize(prefix + written);
+  return out;
+}
+
+std::optional<std::string> open_envelope(std::string_view key, std::size_t header_size, std::string_view envelope,
+                                         std::string_view bound_to) {
+  constexpr auto nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  if (envelope.size() < header_size + nonce_size + crypto_aead_xchacha20poly1305_ietf_ABYTES) return std::nullopt;
+  std::string aad{envelope.substr(0, header_size)};
+  aad.append(bound_to);
+  const auto* p = reinterpret_cast<const unsigned char*>(envelope.data());
+  auto body = header_size + nonce_size;
+  std::string out(envelope.size() - body - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(out.data()), &written, nullptr,
+                                                 p + body, envelope.size() - body,
+                                                 reinterpret_cast<const unsigned char*>(aad.data()), aad.size(),
+                                                 p + header_size, reinterpret_cast<const unsigned char*>(key.data())) != 0)
+    return std::nullopt;
+  out.resize(written);
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::string big_endian(std::uint64_t value, int bytes) {
+  std::string out(static_cast<std::size_t>(bytes), '\0');
+  for (int i = bytes - 1; i >= 0; --i, value >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(value & 0xff);
+  return out;
+}
+
+std::uint64_t read_big_endian(std::string_view bytes) {
+  std::uint64_t value = 0;
+  for (unsigned char c : bytes) value = (value << 8) | c;
+  return value;
+}
+
+std::string random_nonce() { return random_bytes(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES); }
+
+}  // namespace
+
 std::string keyring::seal(std::string_view plaintext, std::string_view bound_to) const {
   auto key = derive(current_key_id_, seal_context);
-  std::string out(header_size + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  p[0] = envelope_v1;
-  p[1] = static_cast<unsigned char>(current_key_id_ >> 24);
-  p[2] = static_cast<unsigned char>(current_key_id_ >> 16);
-  p[3] = static_cast<unsigned char>(current_key_id_ >> 8);
-  p[4] = static_cast<unsigned char>(current_key_id_);
-  randombytes_buf(p + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  // The header is part of the associated data too, so the key id cannot be swapped.
-  std::string aad = out.substr(0, 5);
-  aad.append(bound_to);
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(p + header_size, &written,
-                                             reinterpret_cast<const unsigned char*>(plaintext.data()),
-                                             plaintext.size(), reinterpret_cast<const unsigned char*>(aad.data()),
-                                             aad.size(), nullptr, p + 5, reinterpret_cast<const unsigned char*>(key.data()));
+  auto out = detail::seal_envelope(key, std::string(1, static_cast<char>(envelope_v1)) + big_endian(current_key_id_, 4),
+                                   random_nonce(), plaintext, bound_to);
   sodium_memzero(key.data(), key.size());
-  out.resize(header_size + written);
   return out;
 }
 
 std::uint32_t keyring::key_id_of(std::string_view envelope) {
-  if (envelope.size() < header_size || static_cast<unsigned char>(envelope[0]) != envelope_v1) return 0;
-  auto b = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(envelope[i])); };
-  return (b(1) << 24) | (b(2) << 16) | (b(3) << 8) | b(4);
+  if (envelope.size() < v1_prefix_size || static_cast<unsigned char>(envelope[0]) != envelope_v1) return 0;
+  return static_cast<std::uint32_t>(read_big_endian(envelope.substr(1, 4)));
 }
 
 std::optional<std::string> keyring::open(std::string_view envelope, std::string_view bound_to) const {
   auto key_id = key_id_of(envelope);
-  if (key_id == 0 || envelope.size() < header_size + crypto_aead_xchacha20poly1305_ietf_ABYTES) return std::nullopt;
+  if (key_id == 0) return std::nullopt;
   auto key = derive(key_id, seal_context);
-  std::string aad{envelope.substr(0, 5)};
-  aad.append(bound_to);
-  const auto* p = reinterpret_cast<const unsigned char*>(envelope.data());
-  std::string out(envelope.size() - header_size - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
-  unsigned long long written = 0;
-  int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-      reinterpret_cast<unsigned char*>(out.data()), &written, nullptr, p + header_size, envelope.size() - header_size,
-      reinterpret_cast<const unsigned char*>(aad.data()), aad.size(), p + 5,
-      reinterpret_cast<const unsigned char*>(key.data()));
+  auto out = detail::open_envelope(key, 5, envelope, bound_to);
   sodium_memzero(key.data(), key.size());
-  if (rc != 0) return std::nullopt;
-  out.resize(written);
   return out;
+}
+
+// ---- a person's data key ----
+
+data_key::data_key(std::uint64_t id, std::string key_bytes) : id_(id), key_(std::move(key_bytes)) {
+  if (key_.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) throw std::invalid_argument("data key must be 32 bytes");
+  if (id_ == 0) throw std::invalid_argument("data key ids start at 1");
+  sodium_mlock(key_.data(), key_.size());
+}
+
+data_key::~data_key() {
+  if (!key_.empty()) sodium_munlock(key_.data(), key_.size());
+}
+
+data_key::data_key(data_key&& other) noexcept : id_(other.id_), key_(std::move(other.key_)) { other.key_.clear(); }
+
+std::string data_key::generate_bytes() { return random_bytes(crypto_aead_xchacha20poly1305_ietf_KEYBYTES); }
+
+std::string data_key::seal(std::string_view plaintext, std::string_view bound_to) const {
+  return detail::seal_envelope(key_, std::string(1, static_cast<char>(envelope_v2)) + big_endian(id_, 8), random_nonce(),
+                               plaintext, bound_to);
+}
+
+std::optional<std::string> data_key::open(std::string_view envelope, std::string_view bound_to) const {
+  if (id_of(envelope) != id_) return std::nullopt;
+  return detail::open_envelope(key_, 9, envelope, bound_to);
+}
+
+std::uint64_t data_key::id_of(std::string_view envelope) {
+  if (envelope.size() < 9 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+      static_cast<unsigned char>(envelope[0]) != envelope_v2)
+    return 0;
+  return read_big_endian(envelope.substr(1, 8));
 }
 
 std::string keyring::blind_index(std::string_view domain, std::string_view normalised_value) const {

@@ -34,6 +34,8 @@ class keyring {
   std::string blind_index(std::string_view domain, std::string_view normalised_value) const;
 
   std::uint32_t current_key_id() const { return current_key_id_; }
+  // The derived sealing key for a key id: exposed for the known-answer tests.
+  std::string sealing_key(std::uint32_t key_id) const { return derive(key_id, "mdseal01"); }
 
  private:
   std::string derive(std::uint64_t subkey_id, const char (&context)[9]) const;
@@ -41,6 +43,43 @@ class keyring {
   std::string master_key_;
   std::uint32_t current_key_id_;
 };
+
+// One person's data key (crypto-shredding): everything personal about that person is sealed
+// under it, and it is stored only wrapped (sealed by the keyring, bound to its row). Destroying
+// the wrapped copy makes every sealed value, wherever it was copied, unreadable.
+// Envelope v2: 0x02 | data key id (u64, big-endian) | 24-byte nonce | ciphertext with 16-byte tag;
+// the associated data is the 9-byte header followed by where the value is stored.
+class data_key {
+ public:
+  data_key(std::uint64_t id, std::string key_bytes);  // 32 bytes; id: the row that keeps it wrapped
+  ~data_key();
+  data_key(data_key&& other) noexcept;
+  data_key(const data_key&) = delete;
+  data_key& operator=(const data_key&) = delete;
+  data_key& operator=(data_key&&) = delete;
+
+  static std::string generate_bytes();  // 32 random bytes for a new person
+  std::string seal(std::string_view plaintext, std::string_view bound_to) const;
+  // nullopt when malformed, sealed for another place, or under another data key.
+  std::optional<std::string> open(std::string_view envelope, std::string_view bound_to) const;
+  static std::uint64_t id_of(std::string_view envelope);  // 0 unless a v2 envelope
+
+  std::uint64_t id() const { return id_; }
+  const std::string& bytes() const { return key_; }  // for wrapping only
+
+ private:
+  std::uint64_t id_;
+  std::string key_;
+};
+
+namespace detail {
+// The AEAD step both envelopes share: header | nonce | XChaCha20-Poly1305(plaintext) with the
+// header and bound_to as associated data. Exposed for the known-answer tests (fixed nonce).
+std::string seal_envelope(std::string_view key, std::string_view header, std::string_view nonce,
+                          std::string_view plaintext, std::string_view bound_to);
+std::optional<std::string> open_envelope(std::string_view key, std::size_t header_size, std::string_view envelope,
+                                         std::string_view bound_to);
+}  // namespace detail
 
 // Lower-cases and trims an email address so equal addresses index equally.
 std::string normalise_email(std::string_view email);

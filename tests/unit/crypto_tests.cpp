@@ -97,3 +97,74 @@ TEST_CASE("hex, base64 and HMAC-SHA256 agree with known answers") {
   CHECK_FALSE(equal_constant_time("abc", "abcd"));
   CHECK(random_token(32).size() == 43);
 }
+
+// ---- known-answer vectors (computed independently by tests/data/crypto/envelope_vectors.py) ----
+
+namespace {
+std::string unhex(std::string_view hex) { return *md::crypto::from_hex(hex); }
+std::string bytes_from(int first) {
+  std::string out;
+  for (int i = 0; i < 32; ++i) out += static_cast<char>(first + i);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("known answers: XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha A.3.1) through the envelope's AEAD step") {
+  auto key = bytes_from(0x80);
+  auto nonce = unhex("404142434445464748494a4b4c4d4e4f5051525354555657");
+  std::string plaintext =
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+  auto sealed = md::crypto::detail::seal_envelope(key, "", nonce, plaintext, unhex("50515253c0c1c2c3c4c5c6c7"));
+  CHECK(md::crypto::to_hex(sealed.substr(24)) ==
+        "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216"
+        "cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff921f9664c97637da9768812f615c68b13"
+        "b52ec0875924c1c7987947deafd8780acf49");
+}
+
+TEST_CASE("known answers: key derivation and both envelope versions, byte for byte") {
+  md::crypto::keyring keys(bytes_from(0), 7);
+  CHECK(md::crypto::to_hex(keys.sealing_key(1)) == "3240c3176e9009f4590d332da6fb69ab7b6b6c013c3063f9c0bfe3246caa985e");
+  CHECK(md::crypto::to_hex(keys.sealing_key(7)) == "21c703f0fb2d61ae861d0b1ac6ce5cffb7ed711cbcc2799f10709d5f074ca978");
+  auto nonce = unhex("404142434445464748494a4b4c4d4e4f5051525354555657");
+  const std::string plaintext = "Amal, +44 7700 900123", where = "spokespeople.phone:42";
+
+  auto v1 = unhex(
+      "0100000007404142434445464748494a4b4c4d4e4f5051525354555657235d1e4b58c69964425c28b0ee24a99064848c6bba19ec25ac2387"
+      "2f878e68a907e731701f");
+  CHECK(md::crypto::detail::seal_envelope(keys.sealing_key(7), unhex("0100000007"), nonce, plaintext, where) == v1);
+  CHECK(keys.open(v1, where) == plaintext);
+  CHECK(md::crypto::keyring::key_id_of(v1) == 7);
+
+  auto v2 = unhex(
+      "020000000000000102404142434445464748494a4b4c4d4e4f5051525354555657b061129877d0df6ecf3240e4c69ebd6c0277435c3619"
+      "4f5ac1a762e01a4d7f3f2ec8d3cca1");
+  md::crypto::data_key person(258, bytes_from(0x80));
+  CHECK(md::crypto::detail::seal_envelope(person.bytes(), unhex("020000000000000102"), nonce, plaintext, where) == v2);
+  CHECK(person.open(v2, where) == plaintext);
+  CHECK(md::crypto::data_key::id_of(v2) == 258);
+  CHECK(md::crypto::data_key::id_of(v1) == 0);
+  CHECK(md::crypto::keyring::key_id_of(v2) == 0);
+}
+
+TEST_CASE("data keys: bound to the place, to the key, and tamper-evident") {
+  md::crypto::data_key amal(5, md::crypto::data_key::generate_bytes());
+  md::crypto::data_key other(6, md::crypto::data_key::generate_bytes());
+  auto sealed = amal.seal("Amal Haddad", "spokespeople.full_name:5");
+  CHECK(amal.open(sealed, "spokespeople.full_name:5") == "Amal Haddad");
+  CHECK_FALSE(amal.open(sealed, "spokespeople.full_name:6"));  // copied to another row
+  CHECK_FALSE(amal.open(sealed, "spokespeople.email:5"));      // or column
+  CHECK_FALSE(other.open(sealed, "spokespeople.full_name:5")); // another person's key
+  // A key with the same id but other bytes (a destroyed key re-created) opens nothing.
+  md::crypto::data_key recreated(5, md::crypto::data_key::generate_bytes());
+  CHECK_FALSE(recreated.open(sealed, "spokespeople.full_name:5"));
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    auto altered = sealed;
+    altered[i] = static_cast<char>(altered[i] ^ 0x01);
+    CHECK_FALSE(amal.open(altered, "spokespeople.full_name:5"));
+  }
+  CHECK_FALSE(amal.open(sealed.substr(0, 20), "spokespeople.full_name:5"));
+  CHECK_FALSE(amal.open("", "spokespeople.full_name:5"));
+  CHECK(amal.seal("x", "a") != amal.seal("x", "a"));  // fresh nonce each time
+  CHECK_THROWS(md::crypto::data_key(0, md::crypto::data_key::generate_bytes()));
+  CHECK_THROWS(md::crypto::data_key(1, "short"));
+}
