@@ -726,7 +726,7 @@ class mime_walker {
 
   void multipart(GMimeMultipart* multipart, int depth, std::string& text) {
     int count = g_mime_multipart_get_count(multipart);
-    if (count <= 0) return;
+    if (count <= 0) return recover_prologue(multipart, depth, text);
     // The second part of multipart/signed is the signature itself, not something the sender attached.
     if (GMIME_IS_MULTIPART_SIGNED(multipart)) count = 1;
     if (media_type(GMIME_OBJECT(multipart)) == "multipart/alternative") {
@@ -735,6 +735,54 @@ class mime_walker {
     }
     for (int i = 0; i < count; ++i)
       if (GMimeObject* child = g_mime_multipart_get_part(multipart, i)) walk(child, depth + 1, text);
+  }
+
+  // A multipart whose declared boundary never appears has no parts: GMime keeps its whole body as
+  // the prologue. It is read again with the boundary its first delimiter line names, and when that
+  // finds no parts either, the prologue is the text (the sender's words are in it).
+  void recover_prologue(GMimeMultipart* multipart, int depth, std::string& text) {
+    const char* prologue = g_mime_multipart_get_prologue(multipart);
+    if (!prologue || !*prologue) return;
+    std::string_view body(prologue);
+    if (std::string boundary = first_delimiter(body); !boundary.empty()) {
+      std::string type = media_type(GMIME_OBJECT(multipart));
+      if (!std::all_of(type.begin(), type.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' || c == '-' || c == '.' || c == '+';
+          }))
+        type = "multipart/mixed";
+      std::string entity = "Content-Type: " + type + "; boundary=\"" + boundary + "\"\r\n\r\n";
+      entity.append(body);
+      g_object_ptr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(entity.data(), entity.size()));
+      g_object_ptr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+      g_object_ptr<GMimeObject> part(g_mime_parser_construct_part(parser.get(), nullptr));
+      if (part && GMIME_IS_MULTIPART(part.get()) && g_mime_multipart_get_count(GMIME_MULTIPART(part.get())) > 0) {
+        warn("multipart boundary not found; parts read with the boundary they use");
+        walk(part.get(), depth, text);  // stands in for this multipart, at its depth
+        return;
+      }
+    }
+    warn("multipart without parts read as text");
+    bool unknown_charset = false;
+    append_block(text, to_utf8(body, "", unknown_charset));
+  }
+
+  // The boundary of the first delimiter line ("--boundary") in a multipart body, or empty when
+  // there is none that could be a boundary (RFC 2046 5.1.1: at most 70 characters).
+  static std::string first_delimiter(std::string_view body) {
+    for (std::size_t pos = 0; pos < body.size();) {
+      std::size_t end = body.find('\n', pos);
+      if (end == std::string_view::npos) end = body.size();
+      std::string_view line = body.substr(pos, end - pos);
+      pos = end + 1;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+      if (line.size() < 3 || line.substr(0, 2) != "--") continue;
+      line.remove_prefix(2);
+      bool usable = line.size() <= 70 && std::all_of(line.begin(), line.end(), [](char c) {
+        return c >= ' ' && c < 127 && c != '"' && c != '\\';
+      });
+      return usable ? std::string(line) : std::string{};
+    }
+    return {};
   }
 
   // text/plain, else a nested multipart (which may hold the plain part), else text/html, else the
@@ -835,19 +883,79 @@ void finish_text(parsed_message& out, std::string text, const parse_limits& limi
   out.text = std::move(text);
 }
 
+// The fields a delivery adds on top (the SMTP door and mailgate write Return-Path and Received):
+// they say nothing about whether what follows is a message.
+bool is_trace_field(std::string_view name) {
+  name = trim(name);
+  return iequals(name, "Return-Path") || iequals(name, "Received") || iequals(name, "Delivered-To") ||
+         iequals(name, "X-Original-To");
+}
+
+bool only_trace_fields(GMimeHeaderList* headers) {
+  int count = g_mime_header_list_get_count(headers);
+  for (int i = 0; i < count; ++i) {
+    GMimeHeader* header = g_mime_header_list_get_header_at(headers, i);
+    const char* name = header ? g_mime_header_get_name(header) : nullptr;
+    if (name && !is_trace_field(name)) return false;
+  }
+  return true;
+}
+
+// raw past the trace fields at its top (and their folded continuation lines).
+std::string_view without_trace_fields(std::string_view raw) {
+  std::size_t pos = 0;
+  while (pos < raw.size()) {
+    std::size_t end = raw.find('\n', pos);
+    std::size_t next = end == std::string_view::npos ? raw.size() : end + 1;
+    std::string_view line = raw.substr(pos, next - pos);
+    bool continuation = pos > 0 && (line.front() == ' ' || line.front() == '\t');
+    std::size_t colon = line.find(':');
+    if (!continuation && (colon == std::string_view::npos || !is_trace_field(line.substr(0, colon)))) break;
+    pos = next;
+  }
+  return raw.substr(pos);
+}
+
+// CR CR LF line ends (CRLF text converted to CRLF once more) hide the end of the header block from
+// GMime, which then reads every body line as a broken header and drops it. When the header block
+// has them, every run of CRs before an LF is read as one CR.
+std::optional<std::string> without_doubled_cr(std::string_view raw) {
+  std::size_t header_end = std::min(raw.find("\n\n"), raw.find("\n\r\n"));
+  if (raw.substr(0, header_end).find("\r\r\n") == std::string_view::npos) return std::nullopt;
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size();) {
+    std::size_t run = 0;
+    while (i + run < raw.size() && raw[i + run] == '\r') ++run;
+    if (run > 1 && i + run < raw.size() && raw[i + run] == '\n') {
+      out += "\r\n";
+      i += run + 1;
+    } else if (run > 0) {
+      out.append(run, '\r');
+      i += run;
+    } else {
+      out += raw[i++];
+    }
+  }
+  return out;
+}
+
 void parse_into(std::string_view raw, const parse_limits& limits, parsed_message& out) {
   ensure_gmime();
+  auto normalised = without_doubled_cr(raw);
+  if (normalised) raw = *normalised;
   g_object_ptr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
   g_object_ptr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
   g_object_ptr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
-  // With no header at all there is nothing to say it is a message rather than text.
+  // With no header at all, or only the trace fields a delivery put on top, there is nothing to say
+  // it is a message rather than text (and GMime drops text lines it takes for broken headers).
   GMimeHeaderList* headers = message ? g_mime_object_get_header_list(GMIME_OBJECT(message.get())) : nullptr;
-  if (!headers || g_mime_header_list_get_count(headers) == 0) {
+  if (!headers || g_mime_header_list_get_count(headers) == 0 || only_trace_fields(headers)) {
     out.parsed = false;
     out.warnings.emplace_back("input is not a MIME message");
     bool unknown_charset = false;
-    finish_text(out, to_utf8(raw, "", unknown_charset), limits);
+    finish_text(out, to_utf8(without_trace_fields(raw), "", unknown_charset), limits);
     return;
   }
   read_headers(message.get(), out);

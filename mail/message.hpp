@@ -18,7 +18,8 @@ struct attachment {
 };
 
 struct parsed_message {
-  bool parsed = true;  // false: not a message at all; only text (the raw input, made safe) is set
+  bool parsed = true;  // false: not a message at all (no header, or only the trace fields a delivery adds);
+                      // only text (the raw input past those trace fields, made safe) is set
   std::string subject;  // encoded-words decoded, UTF-8, whitespace collapsed
   std::string from_name, from_address;  // first From mailbox; the address's domain lowercased
   std::string reply_to_address;

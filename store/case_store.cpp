@@ -57,20 +57,6 @@ to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
 to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), priority_score, needs::text,
 to_char(target_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), escalation, corrected_fields, unparsed)sql";
 
-std::string text_array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 pg_param optional_string(const std::string& s) { return s.empty() ? null_param() : text(s); }
 
 constexpr std::int64_t duplicate_window_ms() {
@@ -164,6 +150,18 @@ WHERE m.message_id_index = ANY($1::bytea[]) ORDER BY m.created_at DESC LIMIT 1)s
     }
     return std::nullopt;
   };
+  // A reply to a message earlier in this same batch (a worker catching up after a restart or a
+  // burst): that message's Message-ID is not in case_message_ids yet.
+  auto find_thread_in_batch = [&](const new_case& n) -> std::optional<earlier_case> {
+    for (auto& answered : n.replies_to) {
+      if (answered.empty()) continue;
+      for (auto k : opening)
+        if (batch[k].message_id == answered) return earlier_case{{}, {}, k};
+      for (auto& j : joining)
+        if (batch[j.index].message_id == answered) return j.to;
+    }
+    return std::nullopt;
+  };
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& n = batch[i];
     auto r = tx.exec(insert_intake_sql, {text(n.intake_id), text(intake::to_string(n.source)),
@@ -171,7 +169,9 @@ WHERE m.message_id_index = ANY($1::bytea[]) ORDER BY m.created_at DESC LIMIT 1)s
     if (r.affected() != 1) continue;  // already stored: a redelivery
     std::optional<earlier_case> duplicate_of;
     auto how = stored_intake::how::duplicate;
-    if (auto thread = find_thread(tx, keys, n)) {
+    auto thread = find_thread(tx, keys, n);
+    if (!thread) thread = find_thread_in_batch(n);
+    if (thread) {
       duplicate_of = std::move(thread);
       how = stored_intake::how::reply;
     } else if (!n.journalist_email.empty()) {

@@ -339,3 +339,25 @@ TEST_CASE("mailgate: exit 0 once queued, 75 when Redis is down, 65 for what can 
   stack.redis_server().stop();
   CHECK(run_mailgate(stack, email("pat@news.example", "Again", "gate2@news.example", "Second try")).first == 75);
 }
+
+TEST_CASE("a reply queued before its first message has a case still joins that case (one worker batch)") {
+  test_stack stack("email_batch_thread");
+  // No worker yet: both wait in the stream and reach the worker in one batch.
+  auto [s1, first] = run_mailgate(stack, email("Kit Moss <kit@news.example>", "Hotel asylum housing",
+                                               "batch1@news.example", "Looking for someone in a Leeds hotel."));
+  auto [s2, reply] = run_mailgate(stack, email("Kit Moss <kit@news.example>", "Re: Hotel asylum housing",
+                                               "batch2@news.example", "Also fine by phone.",
+                                               "In-Reply-To: <batch1@news.example>\r\n"));
+  REQUIRE(s1 == 0);
+  REQUIRE(s2 == 0);
+  stack.start("serve");
+  stack.start("worker");
+  auto admin = stack.admin();
+  auto a = stack.wait_for_intake(admin, first.substr(10, 26));
+  auto b = stack.wait_for_intake(admin, reply.substr(10, 26));
+  CHECK(json_string(a, "status") == "processed");
+  CHECK(json_string(b, "case") == json_string(a, "case"));
+  auto db = stack.database();
+  CHECK(count_rows(db, "SELECT count(*) FROM cases") == 1);
+  CHECK(count_rows(db, "SELECT count(*) FROM case_events WHERE kind = 'reply_received'") == 1);
+}

@@ -210,6 +210,55 @@ def shutdown(host, port, arg):
     return out
 
 
+def envelope_sender(raw):
+    """The envelope sender for a message file: its Return-Path ("" for <>), else its From address,
+    else a relay's. Looks only at the header block, byte by byte (the file may be malformed)."""
+    head = raw
+    for end in (b"\n\n", b"\n\r\n"):
+        if end in head:
+            head = head[:head.index(end)]
+    fields = {}
+    for line in head.split(b"\n"):
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() in (b"return-path", b"from") and name.strip().lower() not in fields:
+            fields[name.strip().lower()] = value.strip()
+    if b"return-path" in fields:
+        value = fields[b"return-path"]
+        if value.startswith(b"<") and b">" in value:
+            return value[1:value.index(b">")].decode("ascii", "replace")
+    value = fields.get(b"from", b"")
+    if b"<" in value and b">" in value[value.index(b"<"):]:
+        value = value[value.rindex(b"<") + 1:]
+        value = value[:value.index(b">")]
+    if b"@" in value and b" " not in value.strip() and value.isascii():
+        return value.strip().decode("ascii")
+    return "relay@mta.example"
+
+
+def file(host, port, path):
+    """One message file sent as it is (raw socket: no smtplib line-end fixing): MAIL FROM its
+    envelope sender, the bytes dot-stuffed, then the end of data. Bare LF line ends and stray CRs
+    or NULs go out unchanged."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    c = raw_client(host, port)
+    out = {"greeting": c.reply()}
+    c.send("EHLO client.example\r\n")
+    out["ehlo"] = c.reply()
+    c.send(f"MAIL FROM:<{envelope_sender(raw)}>\r\n")
+    out["mail"] = c.reply()
+    c.send(f"RCPT TO:<{DESK}>\r\n")
+    out["rcpt"] = c.reply()
+    c.send("DATA\r\n")
+    out["start_data"] = c.reply()
+    stuffed = b"\n".join(b"." + line if line.startswith(b".") else line for line in raw.split(b"\n"))
+    c.send(stuffed + (b".\r\n" if stuffed.endswith(b"\n") else b"\r\n.\r\n"))
+    out["data"] = c.reply()
+    c.send("QUIT\r\n")
+    out["quit"] = c.reply()
+    return out
+
+
 if __name__ == "__main__":
     scenario, host, port = sys.argv[1:4]
     arg = sys.argv[4] if len(sys.argv) > 4 else ""
