@@ -240,6 +240,9 @@ struct taxonomy_builder {
       d.id = r.text("id");
       d.label = r.text("label");
       auto index = static_cast<std::uint32_t>(t.languages.size());
+      // Spokespeople's language skills are stored by id, so an id must name one language.
+      if (!t.language_index_.emplace(d.id, index).second)
+        fail(file, &table, fmt::format("language '{}' is defined twice", d.id));
       add_term(t.language_names, file, table, name_as_term(d.label), index);
       for (auto& alias : r.texts("aliases")) add_term(t.language_names, file, table, alias, index);
       t.languages.push_back(std::move(d));
@@ -327,7 +330,8 @@ std::shared_ptr<const taxonomy> taxonomy::parse(std::span<const embedded_file> f
       {"outlets.toml", &taxonomy_builder::outlets},     {"languages.toml", &taxonomy_builder::languages},
       {"cues.toml", &taxonomy_builder::cues},           {"priority.toml", &taxonomy_builder::priority}};
   for (auto& [name, parse_one] : order) {
-    auto file = std::find_if(files.begin(), files.end(), [&](const embedded_file& f) { return f.name == name; });
+    // [&name = name]: clang before 16 cannot capture a structured binding (the fuzz build uses clang 14).
+    auto file = std::find_if(files.begin(), files.end(), [&name = name](const embedded_file& f) { return f.name == name; });
     if (file == files.end()) throw std::runtime_error(fmt::format("taxonomy file {} is missing", name));
     toml::table root;
     try {
@@ -350,6 +354,11 @@ std::optional<std::size_t> taxonomy::find_topic(std::string_view id) const {
 }
 std::optional<std::size_t> taxonomy::find_outlet(std::string_view name) const {
   if (auto it = outlet_index_.find(name); it != outlet_index_.end()) return it->second;
+  return std::nullopt;
+}
+
+std::optional<std::size_t> taxonomy::find_language(std::string_view id) const {
+  if (auto it = language_index_.find(id); it != language_index_.end()) return it->second;
   return std::nullopt;
 }
 

@@ -80,6 +80,7 @@ class taxonomy {
   std::optional<std::size_t> find_region(std::string_view id) const;
   std::optional<std::size_t> find_topic(std::string_view id) const;
   std::optional<std::size_t> find_outlet(std::string_view name) const;  // exact canonical name
+  std::optional<std::size_t> find_language(std::string_view id) const;  // "ar", "prs": ids as stored for spokespeople
   // The outlet owning an email domain or one of its parent domains (news.bbc.co.uk -> bbc.co.uk).
   std::optional<std::size_t> outlet_for_domain(std::string_view domain) const;
 
@@ -92,7 +93,7 @@ class taxonomy {
       "south_east", "south_west", "wales", "scotland", "northern_ireland", "france", "greece"};
 
  private:
-  std::map<std::string, std::size_t, std::less<>> region_index_, topic_index_, outlet_index_, domain_index_;
+  std::map<std::string, std::size_t, std::less<>> region_index_, topic_index_, outlet_index_, domain_index_, language_index_;
   friend struct taxonomy_builder;
 };
 

@@ -2,7 +2,8 @@
 # Quick start, command 2: set up everything and run the whole test suite. The integration tests
 # start their own PostgreSQL and Redis on free loopback ports and stop them afterwards.
 # Then the same suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
-# (MEDIADESK_SANITIZERS=0 skips that pass). Extra arguments go to ctest.
+# (MEDIADESK_SANITIZERS=0 skips that pass). Extra arguments go to ctest. Last, a bounded libFuzzer
+# run of each fuzz target (scripts/fuzz.sh; MEDIADESK_FUZZ_SECONDS per target, default 30, 0 skips).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
@@ -16,4 +17,10 @@ if [[ "${MEDIADESK_SANITIZERS:-1}" != 0 ]]; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   (cd "$build_dir-sanitize" && ctest --output-on-failure --timeout 900 -j 2 "$@")
+fi
+
+fuzz_seconds="${MEDIADESK_FUZZ_SECONDS:-30}"
+if [[ "$fuzz_seconds" != 0 ]]; then
+  echo "== fuzzing, ${fuzz_seconds} s per target =="
+  MEDIADESK_FUZZ_SECONDS="$fuzz_seconds" "$here/scripts/fuzz.sh"
 fi

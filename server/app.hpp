@@ -41,6 +41,7 @@ void add_web_routes(router& r, app_context& app);
 void add_form_routes(router& r, app_context& app);
 void add_inbound_routes(router& r, app_context& app);
 void add_reply_routes(router& r, app_context& app);
+void add_registry_routes(router& r, app_context& app);
 
 inline void add_all_routes(router& r, app_context& app) {
   add_intake_routes(r, app);
@@ -51,6 +52,7 @@ inline void add_all_routes(router& r, app_context& app) {
   add_form_routes(r, app);
   add_inbound_routes(r, app);
   add_reply_routes(r, app);
+  add_registry_routes(r, app);
 }
 
 }  // namespace md::server

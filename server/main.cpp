@@ -16,6 +16,7 @@
 #include "queue/append.hpp"
 #include "server/demo.hpp"
 #include "server/logging.hpp"
+#include "server/registry_import_command.hpp"
 #include "server/service_host.hpp"
 #include "server/triage_service.hpp"
 #include "store/migrations.hpp"
@@ -188,6 +189,17 @@ int main(int argc, char** argv) {
       "mailgate", "Queue one RFC 5322 message from stdin, for an MTA's pipe transport (exit 0 queued, 75 retry, 65 refused)");
   mailgate->add_option("--sender", mailgate_sender, "envelope sender, kept as Return-Path if the message has none");
 
+  auto* import_cmd = app.add_subcommand("import", "Import the registry from CSV (all or nothing; re-import updates by key)");
+  import_cmd->require_subcommand(1);
+  std::string import_file;
+  auto* import_partners = import_cmd->add_subcommand("partners", "key,name,contact_name,contact_email,regions,topics");
+  import_partners->add_option("file", import_file, "CSV file")->required();
+  auto* import_spokespeople = import_cmd->add_subcommand(
+      "spokespeople",
+      "key,partner_key,alias,full_name,email,phone,regions,topics,languages,media,identification,"
+      "consent_granted,consent_expires,consent_withdrawn,max_per_month");
+  import_spokespeople->add_option("file", import_file, "CSV file")->required();
+
   std::string triage_now;
   auto* triage = app.add_subcommand("triage", "Triage one request (RFC 5322 message or plain text) from stdin; print JSON");
   triage->add_option("--now", triage_now, "reference time, ISO-8601 (default: the message's Date header, else the clock)");
@@ -227,6 +239,21 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*triage) return run_triage(*config, triage_now);
+    if (*import_cmd) {
+      auto kind = *import_partners ? server::import_kind::partners : server::import_kind::spokespeople;
+      auto keyring = server::load_keyring(*config);
+      auto taxonomy = server::load_taxonomy(config->triage.taxonomy_dir);
+      auto c = connect_database(*config);
+      auto summary = server::import_registry_file(c, *keyring, *taxonomy, kind, import_file, "import:cli", std::cerr);
+      if (!summary) return exit_data_error;
+      if (kind == server::import_kind::partners)
+        std::cout << fmt::format("partners: {} created, {} updated\n", summary->created, summary->updated);
+      else
+        std::cout << fmt::format("spokespeople: {} created, {} updated; consents: {} recorded, {} withdrawn\n",
+                                 summary->created, summary->updated, summary->consents_recorded,
+                                 summary->consents_withdrawn);
+      return 0;
+    }
     if (*serve) return run_roles(*config, {.serve = true, .worker = false});
     if (*worker) return run_roles(*config, {.serve = false, .worker = true});
     if (*migrate) {

@@ -1,8 +1,7 @@
 // libFuzzer target for the SMTP/LMTP state machine (mail/smtp_session): arbitrary bytes in
 // arbitrary read sizes, queue outcomes chosen by the input. Asserts only the session's own
 // invariants (replies are whole CRLF lines, buffered input stays bounded); crashes, leaks and UB
-// are the findings. Build: clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -I. \
-//   tests/fuzz/fuzz_smtp_session.cpp mail/smtp_session.cpp core/time.cpp -lfmt
+// are the findings. Build and run: scripts/fuzz.sh smtp_session (docs/FUZZING.md).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -1,0 +1,423 @@
+// The registry API: partners, spokespeople and their consents (roles: viewer reads, staff
+// writes, admin archives), deliberate reveals of personal data recorded in the reveal audit,
+// and the audit itself for admins. Bodies are checked by registry_service (the same rules as
+// the CSV import); the stores write each change with its registry_events row.
+#include <fmt/format.h>
+
+#include <boost/json/serialize.hpp>
+
+#include "core/time.hpp"
+#include "server/app.hpp"
+#include "server/auth.hpp"
+#include "server/http_util.hpp"
+#include "server/registry_service.hpp"
+#include "store/registry_store.hpp"
+
+namespace md::server {
+namespace json = boost::json;
+namespace {
+
+json::array strings(const std::vector<std::string>& items) {
+  json::array out;
+  for (auto& s : items) out.emplace_back(s);
+  return out;
+}
+
+json::value optional_number(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
+
+json::object partner_json(const store::partner_record& p) {
+  return {{"id", p.id},
+          {"key", p.key},
+          {"name", p.name},
+          {"contact", json::object{{"name_set", p.has_contact_name}, {"email_set", p.has_contact_email}}},
+          {"regions", strings(p.regions)},
+          {"topics", strings(p.topics)},
+          {"languages", strings(p.languages)},
+          {"away_until", optional_json(p.away_until)},
+          {"capacity", optional_number(p.capacity)},
+          {"created_at", p.created_at},
+          {"updated_at", p.updated_at},
+          {"archived_at", optional_json(p.archived_at)}};
+}
+
+json::object consent_json(const store::consent_record& c) {
+  return {{"id", c.id},
+          {"media", strings(c.media)},
+          {"identification", c.identification},
+          {"topics", strings(c.topics)},
+          {"excluded_outlets", strings(c.excluded_outlets)},
+          {"granted_at", c.granted_at},
+          {"expires_at", optional_json(c.expires_at)},
+          {"withdrawn_at", optional_json(c.withdrawn_at)},
+          {"state", c.state},
+          {"recorded_by", c.recorded_by},
+          {"evidence_set", c.has_evidence},
+          {"created_at", c.created_at}};
+}
+
+json::object spokesperson_json(const store::spokesperson_record& s) {
+  return {{"id", s.id},
+          {"key", optional_json(s.key)},
+          {"partner_id", optional_number(s.partner_id)},
+          {"alias", s.alias},
+          {"personal", json::object{{"full_name_set", s.has_full_name},
+                                    {"email_set", s.has_email},
+                                    {"phone_set", s.has_phone},
+                                    {"story_notes_set", s.has_story_notes}}},
+          {"regions", strings(s.regions)},
+          {"topics", strings(s.topics)},
+          {"languages", strings(s.languages)},
+          {"max_per_month", optional_number(s.max_per_month)},
+          {"created_at", s.created_at},
+          {"updated_at", s.updated_at},
+          {"erased_at", optional_json(s.erased_at)}};
+}
+
+std::optional<std::int64_t> id_param(const request_context& ctx, std::string_view name) {
+  auto text = ctx.path_param(name);
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  return std::stoll(std::string{text});
+}
+
+// A reveal needs a reason: why this person's data must be seen now.
+std::variant<std::string, http_response> reveal_reason(const request_context& ctx) {
+  auto body = json_object_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) return std::move(*r);
+  auto& o = std::get<json::object>(body);
+  auto it = o.find("reason");
+  if (it == o.end() || !it->value().is_string() ||
+      it->value().get_string().find_first_not_of(" \t\r\n") == std::string::npos || it->value().get_string().size() > 500)
+    return field_error_response({"reason", "reason is required (up to 500 characters): why you need to see it"});
+  return std::string{it->value().get_string()};
+}
+
+// Runs work(connection) on the blocking pool. Callers name the lambda first and pass it moved
+// (GCC 12: no class-type temporary inside a co_await expression, see net.hpp).
+template <class Work>
+auto in_database(app_context& app, Work&& work) {
+  return run_blocking(app.blocking, [&app, work = std::forward<Work>(work)] {
+    return app.database.with([&](store::pg_connection& c) { return work(c); });
+  });
+}
+
+http_response not_found(std::string_view what) { return error_response(http::status::not_found, what); }
+
+// ---- partners ----
+
+awaitable<http_response> handle_list_partners(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  bool archived = query_params(ctx.request.target())["archived"] == "true";
+  auto partners_work = [archived](store::pg_connection& c) { return store::list_partners(c, archived); };
+  auto partners = co_await in_database(app, std::move(partners_work));
+  json::array out;
+  for (auto& p : partners) out.push_back(partner_json(p));
+  co_return json_response(http::status::ok, json::object{{"partners", std::move(out)}});
+}
+
+awaitable<http_response> handle_get_partner(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such partner");
+  auto partner_work = [id = *id](store::pg_connection& c) { return store::find_partner(c, id); };
+  auto partner = co_await in_database(app, std::move(partner_work));
+  if (!partner) co_return not_found("no such partner");
+  co_return json_response(http::status::ok, json::object{{"partner", partner_json(*partner)}});
+}
+
+// POST creates (409 when the key is taken); PATCH /{id} changes the fields given.
+awaitable<http_response> handle_save_partner(app_context& app, request_context& ctx, bool creating) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto body = json_object_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
+  std::optional<std::int64_t> id;
+  if (!creating && !(id = id_param(ctx, "id"))) co_return not_found("no such partner");
+  auto actor = std::get<staff_session>(s).actor();
+  using outcome = std::variant<store::partner_record, field_error, http_response>;
+  auto work = [&app, id, actor, body = std::move(std::get<json::object>(body))](store::pg_connection& c) -> outcome {
+    return c.transaction([&](store::pg_connection& tx) -> outcome {
+      std::optional<store::partner_record> current;
+      if (id && !(current = store::find_partner(tx, *id))) return not_found("no such partner");
+      auto input = partner_input_from(body, *app.taxonomy.current(), current ? &*current : nullptr);
+      if (auto* e = std::get_if<field_error>(&input)) return *e;
+      auto& in = std::get<store::partner_input>(input);
+      auto other = store::find_partner_id_by_key(tx, in.key);
+      if (other && other != id)
+        return error_response(http::status::conflict, "key: another partner has this key");
+      std::int64_t saved = id ? *id : store::save_partner(tx, app.keys, in, actor).first;
+      if (id) store::update_partner(tx, app.keys, *id, in, actor);
+      return *store::find_partner(tx, saved);
+    });
+  };
+  auto result = co_await in_database(app, std::move(work));
+  if (auto* e = std::get_if<field_error>(&result)) co_return field_error_response(*e);
+  if (auto* r = std::get_if<http_response>(&result)) co_return std::move(*r);
+  co_return json_response(creating ? http::status::created : http::status::ok,
+                          json::object{{"partner", partner_json(std::get<store::partner_record>(result))}});
+}
+
+awaitable<http_response> handle_archive_partner(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::admin);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such partner");
+  auto actor = std::get<staff_session>(s).actor();
+  auto partner_work = [id = *id, actor](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) {
+      store::archive_partner(tx, id, actor);
+      return store::find_partner(tx, id);
+    });
+  };
+  auto partner = co_await in_database(app, std::move(partner_work));
+  if (!partner) co_return not_found("no such partner");
+  co_return json_response(http::status::ok, json::object{{"partner", partner_json(*partner)}});
+}
+
+awaitable<http_response> handle_reveal_partner(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto reason = reveal_reason(ctx);
+  if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such partner");
+  auto user = std::get<staff_session>(s).user_id;
+  auto contact_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](
+                                               store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) -> std::optional<store::partner_contact> {
+      auto contact = store::open_partner_contact(tx, app.keys, id);
+      if (contact)
+        store::record_reveal(tx, app.keys, user, fmt::format("partner:{}", id), {"contact_name", "contact_email"},
+                             reason);
+      return contact;
+    });
+  };
+  auto contact = co_await in_database(app, std::move(contact_work));
+  if (!contact) co_return not_found("no such partner");
+  co_return json_response(http::status::ok,
+                          json::object{{"contact", json::object{{"name", optional_json(contact->name)},
+                                                                {"email", optional_json(contact->email)}}}});
+}
+
+// ---- spokespeople ----
+
+awaitable<http_response> handle_list_spokespeople(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto params = query_params(ctx.request.target());
+  std::optional<std::int64_t> partner;
+  if (auto& p = params["partner_id"]; !p.empty()) {
+    if (p.size() > 18 || p.find_first_not_of("0123456789") != std::string::npos)
+      co_return field_error_response({"partner_id", "partner_id must be a partner's id"});
+    partner = std::stoll(p);
+  }
+  auto people_work = [partner](store::pg_connection& c) { return store::list_spokespeople(c, partner); };
+  auto people = co_await in_database(app, std::move(people_work));
+  json::array out;
+  for (auto& p : people) out.push_back(spokesperson_json(p));
+  co_return json_response(http::status::ok, json::object{{"spokespeople", std::move(out)}});
+}
+
+awaitable<http_response> handle_get_spokesperson(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such spokesperson");
+  auto found_work = [id = *id](store::pg_connection& c) {
+    return std::pair{store::find_spokesperson(c, id), store::list_consents(c, id)};
+  };
+  auto found = co_await in_database(app, std::move(found_work));
+  if (!found.first) co_return not_found("no such spokesperson");
+  auto out = spokesperson_json(*found.first);
+  json::array consents;
+  for (auto& c : found.second) consents.push_back(consent_json(c));
+  out["consents"] = std::move(consents);
+  co_return json_response(http::status::ok, json::object{{"spokesperson", std::move(out)}});
+}
+
+awaitable<http_response> handle_save_spokesperson(app_context& app, request_context& ctx, bool creating) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto body = json_object_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
+  std::optional<std::int64_t> id;
+  if (!creating && !(id = id_param(ctx, "id"))) co_return not_found("no such spokesperson");
+  auto actor = std::get<staff_session>(s).actor();
+  using outcome = std::variant<store::spokesperson_record, field_error, http_response>;
+  auto work = [&app, id, actor, body = std::move(std::get<json::object>(body))](store::pg_connection& c) -> outcome {
+    return c.transaction([&](store::pg_connection& tx) -> outcome {
+      std::optional<store::spokesperson_record> current;
+      if (id && (!(current = store::find_spokesperson(tx, *id)) || current->erased_at))
+        return not_found("no such spokesperson");
+      auto input = spokesperson_input_from(body, *app.taxonomy.current(), current ? &*current : nullptr);
+      if (auto* e = std::get_if<field_error>(&input)) return *e;
+      auto& in = std::get<store::spokesperson_input>(input);
+      if (in.partner_id && !store::find_partner(tx, *in.partner_id))
+        return field_error{"partner_id", "no partner has this id"};
+      if (in.key) {
+        auto other = store::find_spokesperson_id_by_key(tx, *in.key);
+        if (other && other != id)
+          return error_response(http::status::conflict, "key: another spokesperson has this key");
+      }
+      std::int64_t saved = id ? *id : store::save_spokesperson(tx, app.keys, in, actor).first;
+      if (id) store::update_spokesperson(tx, app.keys, *id, in, actor);
+      return *store::find_spokesperson(tx, saved);
+    });
+  };
+  auto result = co_await in_database(app, std::move(work));
+  if (auto* e = std::get_if<field_error>(&result)) co_return field_error_response(*e);
+  if (auto* r = std::get_if<http_response>(&result)) co_return std::move(*r);
+  co_return json_response(creating ? http::status::created : http::status::ok,
+                          json::object{{"spokesperson", spokesperson_json(std::get<store::spokesperson_record>(result))}});
+}
+
+awaitable<http_response> handle_reveal_spokesperson(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto reason = reveal_reason(ctx);
+  if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such spokesperson");
+  auto user = std::get<staff_session>(s).user_id;
+  auto personal_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](
+                                                store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) -> std::optional<store::spokesperson_personal> {
+      auto personal = store::open_spokesperson(tx, app.keys, id);
+      if (personal)
+        store::record_reveal(tx, app.keys, user, fmt::format("spokesperson:{}", id),
+                             {"full_name", "email", "phone", "story_notes"}, reason);
+      return personal;
+    });
+  };
+  auto personal = co_await in_database(app, std::move(personal_work));
+  if (!personal) co_return not_found("no such spokesperson");
+  co_return json_response(http::status::ok, json::object{{"personal", json::object{
+                                                                          {"full_name", optional_json(personal->full_name)},
+                                                                          {"email", optional_json(personal->email)},
+                                                                          {"phone", optional_json(personal->phone)},
+                                                                          {"story_notes", optional_json(personal->story_notes)},
+                                                                      }}});
+}
+
+// ---- consents ----
+
+awaitable<http_response> handle_list_consents(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such spokesperson");
+  auto found_work = [id = *id](store::pg_connection& c) {
+    return std::pair{store::find_spokesperson(c, id).has_value(), store::list_consents(c, id)};
+  };
+  auto found = co_await in_database(app, std::move(found_work));
+  if (!found.first) co_return not_found("no such spokesperson");
+  json::array out;
+  for (auto& c : found.second) out.push_back(consent_json(c));
+  co_return json_response(http::status::ok, json::object{{"consents", std::move(out)}});
+}
+
+awaitable<http_response> handle_record_consent(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto body = json_object_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such spokesperson");
+  auto input = consent_input_from(std::get<json::object>(body), *app.taxonomy.current());
+  if (auto* e = std::get_if<field_error>(&input)) co_return field_error_response(*e);
+  auto actor = std::get<staff_session>(s).actor();
+  auto consent_work = [&app, id = *id, actor, in = std::get<store::consent_input>(input)](
+                                               store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) -> std::optional<store::consent_record> {
+      auto person = store::find_spokesperson(tx, id);
+      if (!person || person->erased_at) return std::nullopt;
+      auto consent_id = store::record_consent(tx, app.keys, id, in, actor);
+      for (auto& c : store::list_consents(tx, id))
+        if (c.id == consent_id) return c;
+      return std::nullopt;
+    });
+  };
+  auto consent = co_await in_database(app, std::move(consent_work));
+  if (!consent) co_return not_found("no such spokesperson");
+  co_return json_response(http::status::created, json::object{{"consent", consent_json(*consent)}});
+}
+
+// Withdrawal takes effect at once: matching reads only live consents.
+awaitable<http_response> handle_withdraw_consent(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  auto consent_id = id_param(ctx, "consent_id");
+  if (!id || !consent_id) co_return not_found("no such consent");
+  auto actor = std::get<staff_session>(s).actor();
+  auto consent_work = [id = *id, consent_id = *consent_id, actor](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) -> std::optional<store::consent_record> {
+      store::withdraw_consent(tx, id, consent_id, actor);  // a second withdrawal changes nothing
+      for (auto& c : store::list_consents(tx, id))
+        if (c.id == consent_id) return c;
+      return std::nullopt;
+    });
+  };
+  auto consent = co_await in_database(app, std::move(consent_work));
+  if (!consent) co_return not_found("no such consent");
+  co_return json_response(http::status::ok, json::object{{"consent", consent_json(*consent)}});
+}
+
+// ---- the reveal audit ----
+
+awaitable<http_response> handle_list_reveals(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::admin);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto params = query_params(ctx.request.target());
+  std::optional<std::string> before;
+  if (auto& b = params["before"]; !b.empty()) {
+    auto t = parse_iso8601(b);
+    if (!t) co_return field_error_response({"before", "before must be an ISO 8601 time"});
+    before = format_iso8601(*t);  // UTC with Z: PostgreSQL reads it the same whatever its time zone
+  }
+  auto entries_work = [&app, before](store::pg_connection& c) { return store::list_reveals(c, app.keys, 200, before); };
+  auto entries = co_await in_database(app, std::move(entries_work));
+  json::array out;
+  for (auto& e : entries)
+    out.push_back(json::object{{"id", e.id},
+                               {"at", e.at},
+                               {"user_id", e.user_id},
+                               {"subject", e.subject},
+                               {"fields", strings(e.fields)},
+                               {"reason", e.reason}});
+  co_return json_response(http::status::ok, json::object{{"reveals", std::move(out)}});
+}
+
+}  // namespace
+
+void add_registry_routes(router& r, app_context& app) {
+  r.add(http::verb::get, "/api/v1/partners", [&app](request_context& c) { return handle_list_partners(app, c); });
+  r.add(http::verb::post, "/api/v1/partners", [&app](request_context& c) { return handle_save_partner(app, c, true); });
+  r.add(http::verb::get, "/api/v1/partners/{id}", [&app](request_context& c) { return handle_get_partner(app, c); });
+  r.add(http::verb::patch, "/api/v1/partners/{id}",
+        [&app](request_context& c) { return handle_save_partner(app, c, false); });
+  r.add(http::verb::delete_, "/api/v1/partners/{id}",
+        [&app](request_context& c) { return handle_archive_partner(app, c); });
+  r.add(http::verb::post, "/api/v1/partners/{id}/reveal",
+        [&app](request_context& c) { return handle_reveal_partner(app, c); });
+  r.add(http::verb::get, "/api/v1/spokespeople", [&app](request_context& c) { return handle_list_spokespeople(app, c); });
+  r.add(http::verb::post, "/api/v1/spokespeople",
+        [&app](request_context& c) { return handle_save_spokesperson(app, c, true); });
+  r.add(http::verb::get, "/api/v1/spokespeople/{id}",
+        [&app](request_context& c) { return handle_get_spokesperson(app, c); });
+  r.add(http::verb::patch, "/api/v1/spokespeople/{id}",
+        [&app](request_context& c) { return handle_save_spokesperson(app, c, false); });
+  r.add(http::verb::post, "/api/v1/spokespeople/{id}/reveal",
+        [&app](request_context& c) { return handle_reveal_spokesperson(app, c); });
+  r.add(http::verb::get, "/api/v1/spokespeople/{id}/consents",
+        [&app](request_context& c) { return handle_list_consents(app, c); });
+  r.add(http::verb::post, "/api/v1/spokespeople/{id}/consents",
+        [&app](request_context& c) { return handle_record_consent(app, c); });
+  r.add(http::verb::post, "/api/v1/spokespeople/{id}/consents/{consent_id}/withdraw",
+        [&app](request_context& c) { return handle_withdraw_consent(app, c); });
+  r.add(http::verb::get, "/api/v1/audit/reveals", [&app](request_context& c) { return handle_list_reveals(app, c); });
+}
+
+}  // namespace md::server
