@@ -4,6 +4,7 @@
 // the CSV import); the stores write each change with its registry_events row.
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/time.hpp"
@@ -301,6 +302,46 @@ awaitable<http_response> handle_reveal_spokesperson(app_context& app, request_co
                                                                       }}});
 }
 
+// Erasure (admin): the person's data key is destroyed, so everything sealed under it, in any
+// copy, is unreadable; their consents are withdrawn. Erasing twice changes nothing.
+awaitable<http_response> handle_erase_spokesperson(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::admin);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such spokesperson");
+  auto actor = std::get<staff_session>(s).actor();
+  auto erased_work = [id = *id, actor](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) {
+      store::erase_spokesperson(tx, id, actor);
+      return store::find_spokesperson(tx, id);
+    });
+  };
+  auto erased = co_await in_database(app, std::move(erased_work));
+  if (!erased) co_return not_found("no such spokesperson");
+  co_return json_response(http::status::ok, json::object{{"spokesperson", spokesperson_json(*erased)}});
+}
+
+// A subject access request (admin, with a reason, recorded): everything held about the person.
+awaitable<http_response> handle_export_spokesperson(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::admin);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto reason = reveal_reason(ctx);
+  if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found("no such spokesperson");
+  auto user = std::get<staff_session>(s).user_id;
+  auto exported_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) -> std::optional<std::string> {
+      if (!store::find_spokesperson(tx, id)) return std::nullopt;
+      store::record_reveal(tx, app.keys, user, fmt::format("spokesperson:{}", id), {"export"}, reason);
+      return store::export_spokesperson_json(tx, app.keys, id);
+    });
+  };
+  auto exported = co_await in_database(app, std::move(exported_work));
+  if (!exported) co_return not_found("no such spokesperson");
+  co_return json_response(http::status::ok, json::parse(*exported));
+}
+
 // ---- consents ----
 
 awaitable<http_response> handle_list_consents(app_context& app, request_context& ctx) {
@@ -411,6 +452,10 @@ void add_registry_routes(router& r, app_context& app) {
         [&app](request_context& c) { return handle_save_spokesperson(app, c, false); });
   r.add(http::verb::post, "/api/v1/spokespeople/{id}/reveal",
         [&app](request_context& c) { return handle_reveal_spokesperson(app, c); });
+  r.add(http::verb::delete_, "/api/v1/spokespeople/{id}",
+        [&app](request_context& c) { return handle_erase_spokesperson(app, c); });
+  r.add(http::verb::post, "/api/v1/spokespeople/{id}/export",
+        [&app](request_context& c) { return handle_export_spokesperson(app, c); });
   r.add(http::verb::get, "/api/v1/spokespeople/{id}/consents",
         [&app](request_context& c) { return handle_list_consents(app, c); });
   r.add(http::verb::post, "/api/v1/spokespeople/{id}/consents",

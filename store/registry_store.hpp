@@ -91,6 +91,12 @@ std::vector<spokesperson_record> list_spokespeople(pg_connection& c, std::option
 // nullopt if there is no such person; all fields empty once erased.
 std::optional<spokesperson_personal> open_spokesperson(pg_connection& c, const crypto::keyring& keys, std::int64_t id);
 
+// Erasure (crypto-shredding): destroys the person's data key, clears their sealed columns and
+// blind indexes, replaces the alias, withdraws every live consent and drops its evidence. What
+// stays is anonymous: regions, topics, languages, consent terms and dates, for statistics.
+// False if there is no such person or they were already erased.
+bool erase_spokesperson(pg_connection& tx, std::int64_t id, std::string_view actor);
+
 // ---- consents ----
 
 struct consent_input {
@@ -121,6 +127,11 @@ std::int64_t record_consent(pg_connection& tx, const crypto::keyring& keys, std:
 // Withdraws at once. False if no such consent for this person or already withdrawn.
 bool withdraw_consent(pg_connection& tx, std::int64_t spokesperson_id, std::int64_t consent_id, std::string_view actor);
 std::vector<consent_record> list_consents(pg_connection& c, std::int64_t spokesperson_id);
+
+// Everything held about one spokesperson (a subject access request), personal fields opened:
+// the record, the consents with their evidence, the registry history and the reveals of them.
+// nullopt if there is no such person.
+std::optional<std::string> export_spokesperson_json(pg_connection& c, const crypto::keyring& keys, std::int64_t id);
 
 // ---- history and audit ----
 

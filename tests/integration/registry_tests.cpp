@@ -151,6 +151,38 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   CHECK(staff.request("POST", fmt::format("/api/v1/spokespeople/{}/consents/{}/withdraw", person_id + 1, consent_id))
             .status == 404);
 
+  // A subject access export (admin, recorded), then erasure (admin): the data key is gone.
+  CHECK(staff.request("POST", path + "/export", R"({"reason": "SAR received 27 Nov"})").status == 403);
+  auto exported = admin.request("POST", path + "/export", R"({"reason": "SAR received 27 Nov"})");
+  REQUIRE(exported.status == 200);
+  auto everything = object_of(exported);
+  CHECK(everything.at("spokesperson").as_object().at("full_name") == "Amal Haddad-Okonjo");
+  CHECK(everything.at("consents").as_array().at(0).as_object().at("evidence") == "Signed form, witnessed by Jo");
+  CHECK(everything.at("history").as_array().size() >= 3);  // created, updated, consent recorded, withdrawn
+  CHECK(everything.at("reveals").as_array().size() == 2);   // the reveal above and this export
+  CHECK(staff.request("DELETE", path).status == 403);
+  // A second live consent, to see erasure withdraw it.
+  REQUIRE(staff.request("POST", path + "/consents", R"({"media": ["tv"], "identification": "anonymous"})").status == 201);
+  auto erased = admin.request("DELETE", path);
+  REQUIRE(erased.status == 200);
+  auto gone = object_of(erased).at("spokesperson").as_object();
+  CHECK_FALSE(gone.at("erased_at").is_null());
+  CHECK(gone.at("alias").as_string().starts_with("erased"));
+  CHECK(gone.at("personal").as_object().at("full_name_set") == false);
+  CHECK(admin.request("DELETE", path).status == 200);  // twice: nothing more to do
+  auto after_erasure = object_of(staff.request("POST", path + "/reveal", R"({"reason": "check"})")).at("personal");
+  CHECK(after_erasure.as_object().at("full_name").is_null());
+  auto erased_record = object_of(staff.get(path));
+  for (auto& c : erased_record.at("spokesperson").as_object().at("consents").as_array())
+    CHECK(c.as_object().at("state") == "withdrawn");
+  {
+    auto db = stack.database();
+    CHECK(count_rows(db, fmt::format("SELECT count(*) FROM person_keys WHERE wrapped IS NULL AND erased_at IS NOT NULL "
+                                     "AND id = (SELECT person_key_id FROM spokespeople WHERE id = {})",
+                                     person_id)) == 1);
+    CHECK(count_rows(db, "SELECT count(*) FROM spokespeople WHERE full_name_sealed IS NOT NULL AND erased_at IS NOT NULL") == 0);
+  }
+
   // Archiving a partner is for admins.
   CHECK(staff.request("DELETE", fmt::format("/api/v1/partners/{}", partner_id)).status == 403);
   CHECK(admin.request("DELETE", fmt::format("/api/v1/partners/{}", partner_id)).status == 200);
