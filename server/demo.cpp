@@ -14,15 +14,19 @@
 #include <future>
 #include <iostream>
 
+#include "core/embedded_file.hpp"
 #include "core/time.hpp"
 #include "crypto/primitives.hpp"
 #include "intake/intake_record.hpp"
 #include "mail/smtp_session.hpp"
+#include "server/registry_import_command.hpp"
 #include "server/embedded_services.hpp"
 #include "server/logging.hpp"
 #include "server/service_host.hpp"
 #include "store/migrations.hpp"
 #include "store/user_store.hpp"
+
+std::span<const md::embedded_file> embedded_demo_registry();
 
 namespace md::server {
 namespace fs = std::filesystem;
@@ -67,6 +71,26 @@ std::vector<std::string> demo_requests(time_point now) {
     out.push_back(boost::json::serialize(doc));
   }
   return out;
+}
+
+// The fictional partners and spokespeople (config/demo/*.csv, built in), into an empty registry:
+// varied consents (expired, withdrawn, anonymous-only, not yet started) to try matching on.
+void seed_demo_registry(const settings& config, const crypto::keyring& keys) {
+  store::pg_connection c({config.database.url, std::chrono::seconds(config.database.connect_timeout_s),
+                          std::chrono::milliseconds(60'000)});
+  if (c.exec("SELECT 1 FROM partners LIMIT 1").rows() > 0) return;
+  auto taxonomy = load_taxonomy(config.triage.taxonomy_dir);
+  auto file = [](std::string_view name) {
+    for (auto& f : embedded_demo_registry())
+      if (f.name == name) return f.content;
+    throw std::runtime_error(fmt::format("demo registry file {} is not built in", name));
+  };
+  for (auto [kind, name] : {std::pair{import_kind::partners, "partners.csv"},
+                            std::pair{import_kind::spokespeople, "spokespeople.csv"}}) {
+    auto done = import_registry_text(c, keys, *taxonomy, kind, file(name), name, "import:demo", std::cerr);
+    if (!done) throw std::runtime_error(fmt::format("the demo's {} does not import (see above)", name));
+    spdlog::info("demo registry: {} rows from {}", done->created, name);
+  }
 }
 
 void seed_demo_requests(service_host& host, const fs::path& marker) {
@@ -155,6 +179,7 @@ int run_demo(const demo_options& options) {
     }
   }
 
+  seed_demo_registry(config, *keys);
   service_host host(config, {.serve = true, .worker = true});
   host.start();
   auto endpoint = *host.http_endpoint();

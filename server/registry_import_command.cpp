@@ -27,9 +27,9 @@ std::optional<std::string> iso_date(const std::optional<std::chrono::sys_days>& 
   return iso_date(*day);
 }
 
-void report(std::ostream& err, const std::filesystem::path& file, const std::vector<routing::import_error>& errors) {
+void report(std::ostream& err, std::string_view source, const std::vector<routing::import_error>& errors) {
   for (auto& e : errors) {
-    err << file.string() << ":" << e.line;
+    err << source << ":" << e.line;
     if (e.column) err << ":" << e.column << ": " << e.column_name;
     err << ": " << e.message << "\n";
   }
@@ -77,12 +77,17 @@ std::optional<import_summary> import_registry_file(store::pg_connection& c, cons
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  auto text = ss.str();
+  return import_registry_text(c, keys, taxonomy, kind, ss.str(), file.string(), actor, err);
+}
 
+std::optional<import_summary> import_registry_text(store::pg_connection& c, const crypto::keyring& keys,
+                                                   const routing::taxonomy& taxonomy, import_kind kind,
+                                                   std::string_view text, std::string_view source,
+                                                   std::string_view actor, std::ostream& err) {
   import_summary summary;
   if (kind == import_kind::partners) {
     auto parsed = routing::parse_partners_csv(text, taxonomy);
-    if (!parsed.ok()) return report(err, file, parsed.errors), std::nullopt;
+    if (!parsed.ok()) return report(err, source, parsed.errors), std::nullopt;
     c.transaction([&](store::pg_connection& tx) {
       for (auto& row : parsed.rows) {
         store::partner_input p;
@@ -107,7 +112,7 @@ std::optional<import_summary> import_registry_file(store::pg_connection& c, cons
   auto r = c.exec("SELECT key FROM partners");
   for (int i = 0; i < r.rows(); ++i) partner_keys.emplace(r.get(i, 0));
   auto parsed = routing::parse_spokespeople_csv(text, taxonomy, &partner_keys);
-  if (!parsed.ok()) return report(err, file, parsed.errors), std::nullopt;
+  if (!parsed.ok()) return report(err, source, parsed.errors), std::nullopt;
   c.transaction([&](store::pg_connection& tx) {
     for (auto& row : parsed.rows) {
       store::spokesperson_input s;

@@ -19,6 +19,12 @@ struct import_summary {
 // Parses the file; on any bad row writes "FILE:LINE:COLUMN: column_name: message" lines to err
 // and returns nullopt with nothing imported. Otherwise imports every row in one transaction.
 // Personal values never appear in what it writes.
+// The same, for text already in memory; source names it in the problems.
+std::optional<import_summary> import_registry_text(store::pg_connection& c, const crypto::keyring& keys,
+                                                   const routing::taxonomy& taxonomy, import_kind kind,
+                                                   std::string_view text, std::string_view source,
+                                                   std::string_view actor, std::ostream& err);
+
 std::optional<import_summary> import_registry_file(store::pg_connection& c, const crypto::keyring& keys,
                                                    const routing::taxonomy& taxonomy, import_kind kind,
                                                    const std::filesystem::path& file, std::string_view actor,

@@ -25,6 +25,14 @@ std::map<std::string, std::string> read_env_file(const fs::path& file) {
   return out;
 }
 
+// How many items the list at path holds (counting each "id" key of the top-level array).
+std::size_t listed(http_client& admin, const std::string& path) {
+  auto body = admin.get(path).body;
+  std::size_t n = 0;
+  for (auto at = body.find("{\"id\":"); at != std::string::npos; at = body.find("{\"id\":", at + 1)) ++n;
+  return n;
+}
+
 std::string case_total(http_client& admin) {
   auto body = admin.get("/api/v1/cases").body;
   auto at = body.find("\"total\":");
@@ -49,6 +57,8 @@ TEST_CASE("the demo runs on its own servers, stops on SIGTERM and keeps its data
   http_client admin(settings["MEDIADESK_HTTP_URL"]);
   REQUIRE(eventually([&] { return admin.log_in("admin@example.org", "demo-admin-password").status == 200; }, 30s));
   REQUIRE(eventually([&] { return case_total(admin) == "4"; }, 30s));  // the seeded requests became cases
+  CHECK(listed(admin, "/api/v1/partners") == 34);                        // the demo registry
+  CHECK(listed(admin, "/api/v1/spokespeople") == 62);
 
   auto started = std::chrono::steady_clock::now();
   first.signal(SIGTERM);
@@ -67,6 +77,7 @@ TEST_CASE("the demo runs on its own servers, stops on SIGTERM and keeps its data
   REQUIRE(eventually([&] { return again.log_in("admin@example.org", "demo-admin-password").status == 200; }, 30s));
   std::this_thread::sleep_for(1s);
   CHECK(case_total(again) == "4");  // kept, and not seeded twice
+  CHECK(listed(again, "/api/v1/partners") == 34);
   second.signal(SIGINT);
   CHECK(second.wait(10s) == 0);
 }

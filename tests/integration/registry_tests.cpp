@@ -212,7 +212,7 @@ TEST_CASE("mediadesk import: the CSV contract, all or nothing, re-import updates
     return run_command(fmt::format("{} '{}' --config /dev/null import {} '{}' {}", env, MEDIADESK_BINARY, kind,
                                    file.string(), errors_only ? "2>&1 >/dev/null" : "2>/dev/null"));
   };
-  const fs::path data = fs::path(MEDIADESK_SOURCE_DIR) / "tests/data/registry";
+  const fs::path data = fs::path(MEDIADESK_SOURCE_DIR) / "config/demo";
   auto db = stack.database();
 
   // Spokespeople first: their partner keys are unknown, so nothing is imported.

@@ -1,7 +1,7 @@
 // Unit tests for the registry import (issue 5): the CSV reader (quotes, line ends, BOM, UTF-8,
 // limits, line tracking), the header binding, every column check with its exact line and
 // column, the all-or-nothing rule, the error cap, the no-personal-data-in-errors rule, and the
-// demo data in tests/data/registry.
+// demo data in config/demo.
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>
@@ -26,7 +26,7 @@ const taxonomy& shared_taxonomy() {
 }
 
 std::string read_data(std::string_view name) {
-  std::ifstream in(std::string(MEDIADESK_SOURCE_DIR) + "/tests/data/registry/" + std::string(name), std::ios::binary);
+  std::ifstream in(std::string(MEDIADESK_SOURCE_DIR) + "/config/demo/" + std::string(name), std::ios::binary);
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
@@ -750,7 +750,7 @@ TEST_CASE("taxonomy: languages are found by id", "[registry]") {
   CHECK_THROWS_WITH(taxonomy::parse(as_embedded(files)), Catch::Contains("language 'ar' is defined twice"));
 }
 
-TEST_CASE("demo data: the registry files in tests/data/registry are valid and varied", "[registry]") {
+TEST_CASE("demo data: the registry files in config/demo are valid and varied", "[registry]") {
   auto p = partners(read_data("partners.csv"));
   INFO(describe(p.errors));
   REQUIRE(p.ok());
