@@ -104,6 +104,80 @@ auto in_database(app_context& app, Work&& work) {
 
 http_response not_found(std::string_view what) { return error_response(http::status::not_found, what); }
 
+// ---- creating and changing (one handler for partners and spokespeople) ----
+
+using save_outcome = std::variant<std::int64_t, field_error, http_response>;
+
+struct partner_kind {
+  using record = store::partner_record;
+  static constexpr const char* name = "partner";
+  static std::optional<record> find(store::pg_connection& c, std::int64_t id) { return store::find_partner(c, id); }
+  static json::object to_json(const record& r) { return partner_json(r); }
+  static save_outcome save(store::pg_connection& tx, app_context& app, std::optional<std::int64_t> id,
+                           const record* current, const json::object& body, const std::string& actor) {
+    auto input = partner_input_from(body, *app.taxonomy.current(), current);
+    if (auto* e = std::get_if<field_error>(&input)) return *e;
+    auto& in = std::get<store::partner_input>(input);
+    if (auto other = store::find_partner_id_by_key(tx, in.key); other && other != id)
+      return error_response(http::status::conflict, "key: another partner has this key");
+    if (!id) return store::save_partner(tx, app.keys, in, actor).first;
+    store::update_partner(tx, app.keys, *id, in, actor);
+    return *id;
+  }
+};
+
+struct spokesperson_kind {
+  using record = store::spokesperson_record;
+  static constexpr const char* name = "spokesperson";
+  static std::optional<record> find(store::pg_connection& c, std::int64_t id) {
+    auto found = store::find_spokesperson(c, id);
+    if (found && found->erased_at) return std::nullopt;  // an erased person cannot be changed
+    return found;
+  }
+  static json::object to_json(const record& r) { return spokesperson_json(r); }
+  static save_outcome save(store::pg_connection& tx, app_context& app, std::optional<std::int64_t> id,
+                           const record* current, const json::object& body, const std::string& actor) {
+    auto input = spokesperson_input_from(body, *app.taxonomy.current(), current);
+    if (auto* e = std::get_if<field_error>(&input)) return *e;
+    auto& in = std::get<store::spokesperson_input>(input);
+    if (in.partner_id && !store::find_partner(tx, *in.partner_id)) return field_error{"partner_id", "no partner has this id"};
+    if (auto other = in.key ? store::find_spokesperson_id_by_key(tx, *in.key) : std::nullopt; other && other != id)
+      return error_response(http::status::conflict, "key: another spokesperson has this key");
+    if (!id) return store::save_spokesperson(tx, app.keys, in, actor).first;
+    store::update_spokesperson(tx, app.keys, *id, in, actor);
+    return *id;
+  }
+};
+
+// POST creates (201; 409 when the key is taken); PATCH /{id} changes the fields given.
+template <class Kind>
+awaitable<http_response> handle_save(app_context& app, request_context& ctx, bool creating) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto body = json_object_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
+  const auto missing = fmt::format("no such {}", Kind::name);
+  std::optional<std::int64_t> id;
+  if (!creating && !(id = id_param(ctx, "id"))) co_return not_found(missing);
+  auto actor = std::get<staff_session>(s).actor();
+  using outcome = std::variant<typename Kind::record, field_error, http_response>;
+  auto work = [&app, id, actor, &missing, body = std::move(std::get<json::object>(body))](store::pg_connection& c) -> outcome {
+    return c.transaction([&](store::pg_connection& tx) -> outcome {
+      std::optional<typename Kind::record> current;
+      if (id && !(current = Kind::find(tx, *id))) return not_found(missing);
+      auto saved = Kind::save(tx, app, id, current ? &*current : nullptr, body, actor);
+      if (auto* e = std::get_if<field_error>(&saved)) return *e;
+      if (auto* r = std::get_if<http_response>(&saved)) return std::move(*r);
+      return *Kind::find(tx, std::get<std::int64_t>(saved));
+    });
+  };
+  auto result = co_await in_database(app, std::move(work));
+  if (auto* e = std::get_if<field_error>(&result)) co_return field_error_response(*e);
+  if (auto* r = std::get_if<http_response>(&result)) co_return std::move(*r);
+  co_return json_response(creating ? http::status::created : http::status::ok,
+                          json::object{{Kind::name, Kind::to_json(std::get<typename Kind::record>(result))}});
+}
+
 // ---- partners ----
 
 awaitable<http_response> handle_list_partners(app_context& app, request_context& ctx) {
@@ -126,38 +200,6 @@ awaitable<http_response> handle_get_partner(app_context& app, request_context& c
   auto partner = co_await in_database(app, std::move(partner_work));
   if (!partner) co_return not_found("no such partner");
   co_return json_response(http::status::ok, json::object{{"partner", partner_json(*partner)}});
-}
-
-// POST creates (409 when the key is taken); PATCH /{id} changes the fields given.
-awaitable<http_response> handle_save_partner(app_context& app, request_context& ctx, bool creating) {
-  auto s = co_await require_session(app, ctx, role::staff);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto body = json_object_body(ctx.request);
-  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
-  std::optional<std::int64_t> id;
-  if (!creating && !(id = id_param(ctx, "id"))) co_return not_found("no such partner");
-  auto actor = std::get<staff_session>(s).actor();
-  using outcome = std::variant<store::partner_record, field_error, http_response>;
-  auto work = [&app, id, actor, body = std::move(std::get<json::object>(body))](store::pg_connection& c) -> outcome {
-    return c.transaction([&](store::pg_connection& tx) -> outcome {
-      std::optional<store::partner_record> current;
-      if (id && !(current = store::find_partner(tx, *id))) return not_found("no such partner");
-      auto input = partner_input_from(body, *app.taxonomy.current(), current ? &*current : nullptr);
-      if (auto* e = std::get_if<field_error>(&input)) return *e;
-      auto& in = std::get<store::partner_input>(input);
-      auto other = store::find_partner_id_by_key(tx, in.key);
-      if (other && other != id)
-        return error_response(http::status::conflict, "key: another partner has this key");
-      std::int64_t saved = id ? *id : store::save_partner(tx, app.keys, in, actor).first;
-      if (id) store::update_partner(tx, app.keys, *id, in, actor);
-      return *store::find_partner(tx, saved);
-    });
-  };
-  auto result = co_await in_database(app, std::move(work));
-  if (auto* e = std::get_if<field_error>(&result)) co_return field_error_response(*e);
-  if (auto* r = std::get_if<http_response>(&result)) co_return std::move(*r);
-  co_return json_response(creating ? http::status::created : http::status::ok,
-                          json::object{{"partner", partner_json(std::get<store::partner_record>(result))}});
 }
 
 awaitable<http_response> handle_archive_partner(app_context& app, request_context& ctx) {
@@ -238,42 +280,6 @@ awaitable<http_response> handle_get_spokesperson(app_context& app, request_conte
   co_return json_response(http::status::ok, json::object{{"spokesperson", std::move(out)}});
 }
 
-awaitable<http_response> handle_save_spokesperson(app_context& app, request_context& ctx, bool creating) {
-  auto s = co_await require_session(app, ctx, role::staff);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto body = json_object_body(ctx.request);
-  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
-  std::optional<std::int64_t> id;
-  if (!creating && !(id = id_param(ctx, "id"))) co_return not_found("no such spokesperson");
-  auto actor = std::get<staff_session>(s).actor();
-  using outcome = std::variant<store::spokesperson_record, field_error, http_response>;
-  auto work = [&app, id, actor, body = std::move(std::get<json::object>(body))](store::pg_connection& c) -> outcome {
-    return c.transaction([&](store::pg_connection& tx) -> outcome {
-      std::optional<store::spokesperson_record> current;
-      if (id && (!(current = store::find_spokesperson(tx, *id)) || current->erased_at))
-        return not_found("no such spokesperson");
-      auto input = spokesperson_input_from(body, *app.taxonomy.current(), current ? &*current : nullptr);
-      if (auto* e = std::get_if<field_error>(&input)) return *e;
-      auto& in = std::get<store::spokesperson_input>(input);
-      if (in.partner_id && !store::find_partner(tx, *in.partner_id))
-        return field_error{"partner_id", "no partner has this id"};
-      if (in.key) {
-        auto other = store::find_spokesperson_id_by_key(tx, *in.key);
-        if (other && other != id)
-          return error_response(http::status::conflict, "key: another spokesperson has this key");
-      }
-      std::int64_t saved = id ? *id : store::save_spokesperson(tx, app.keys, in, actor).first;
-      if (id) store::update_spokesperson(tx, app.keys, *id, in, actor);
-      return *store::find_spokesperson(tx, saved);
-    });
-  };
-  auto result = co_await in_database(app, std::move(work));
-  if (auto* e = std::get_if<field_error>(&result)) co_return field_error_response(*e);
-  if (auto* r = std::get_if<http_response>(&result)) co_return std::move(*r);
-  co_return json_response(creating ? http::status::created : http::status::ok,
-                          json::object{{"spokesperson", spokesperson_json(std::get<store::spokesperson_record>(result))}});
-}
-
 awaitable<http_response> handle_reveal_spokesperson(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::staff);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
@@ -331,15 +337,35 @@ awaitable<http_response> handle_export_spokesperson(app_context& app, request_co
   if (!id) co_return not_found("no such spokesperson");
   auto user = std::get<staff_session>(s).user_id;
   auto exported_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](store::pg_connection& c) {
-    return c.transaction([&](store::pg_connection& tx) -> std::optional<std::string> {
+    return c.transaction([&](store::pg_connection& tx) -> std::optional<store::spokesperson_export> {
       if (!store::find_spokesperson(tx, id)) return std::nullopt;
       store::record_reveal(tx, app.keys, user, fmt::format("spokesperson:{}", id), {"export"}, reason);
-      return store::export_spokesperson_json(tx, app.keys, id);
+      return store::export_spokesperson(tx, app.keys, id);
     });
   };
   auto exported = co_await in_database(app, std::move(exported_work));
   if (!exported) co_return not_found("no such spokesperson");
-  co_return json_response(http::status::ok, json::parse(*exported));
+  auto person = spokesperson_json(exported->record);
+  person.erase("personal");
+  person["full_name"] = optional_json(exported->personal.full_name);
+  person["email"] = optional_json(exported->personal.email);
+  person["phone"] = optional_json(exported->personal.phone);
+  person["story_notes"] = optional_json(exported->personal.story_notes);
+  json::array consents, history, reveals;
+  for (auto& c : exported->consents) {
+    auto one = consent_json(c);
+    one.erase("evidence_set");
+    one["evidence"] = optional_json(exported->evidence[c.id]);
+    consents.push_back(std::move(one));
+  }
+  for (auto& e : exported->history)
+    history.push_back(json::object{{"at", e.at}, {"actor", e.actor}, {"kind", e.kind}, {"data", json::parse(e.data_json)}});
+  for (auto& r : exported->reveals)
+    reveals.push_back(json::object{{"at", r.at}, {"by", fmt::format("user:{}", r.user_id)}, {"fields", strings(r.fields)}});
+  co_return json_response(http::status::ok, json::object{{"spokesperson", std::move(person)},
+                                                         {"consents", std::move(consents)},
+                                                         {"history", std::move(history)},
+                                                         {"reveals", std::move(reveals)}});
 }
 
 // ---- consents ----
@@ -435,21 +461,21 @@ awaitable<http_response> handle_list_reveals(app_context& app, request_context& 
 
 void add_registry_routes(router& r, app_context& app) {
   r.add(http::verb::get, "/api/v1/partners", [&app](request_context& c) { return handle_list_partners(app, c); });
-  r.add(http::verb::post, "/api/v1/partners", [&app](request_context& c) { return handle_save_partner(app, c, true); });
+  r.add(http::verb::post, "/api/v1/partners", [&app](request_context& c) { return handle_save<partner_kind>(app, c, true); });
   r.add(http::verb::get, "/api/v1/partners/{id}", [&app](request_context& c) { return handle_get_partner(app, c); });
   r.add(http::verb::patch, "/api/v1/partners/{id}",
-        [&app](request_context& c) { return handle_save_partner(app, c, false); });
+        [&app](request_context& c) { return handle_save<partner_kind>(app, c, false); });
   r.add(http::verb::delete_, "/api/v1/partners/{id}",
         [&app](request_context& c) { return handle_archive_partner(app, c); });
   r.add(http::verb::post, "/api/v1/partners/{id}/reveal",
         [&app](request_context& c) { return handle_reveal_partner(app, c); });
   r.add(http::verb::get, "/api/v1/spokespeople", [&app](request_context& c) { return handle_list_spokespeople(app, c); });
   r.add(http::verb::post, "/api/v1/spokespeople",
-        [&app](request_context& c) { return handle_save_spokesperson(app, c, true); });
+        [&app](request_context& c) { return handle_save<spokesperson_kind>(app, c, true); });
   r.add(http::verb::get, "/api/v1/spokespeople/{id}",
         [&app](request_context& c) { return handle_get_spokesperson(app, c); });
   r.add(http::verb::patch, "/api/v1/spokespeople/{id}",
-        [&app](request_context& c) { return handle_save_spokesperson(app, c, false); });
+        [&app](request_context& c) { return handle_save<spokesperson_kind>(app, c, false); });
   r.add(http::verb::post, "/api/v1/spokespeople/{id}/reveal",
         [&app](request_context& c) { return handle_reveal_spokesperson(app, c); });
   r.add(http::verb::delete_, "/api/v1/spokespeople/{id}",

@@ -3,10 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <map>
-
 #include <boost/json/array.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -421,65 +418,21 @@ std::vector<consent_record> list_consents(pg_connection& c, std::int64_t spokesp
   return out;
 }
 
-std::optional<std::string> export_spokesperson_json(pg_connection& c, const crypto::keyring& keys, std::int64_t id) {
+std::optional<spokesperson_export> export_spokesperson(pg_connection& c, const crypto::keyring& keys, std::int64_t id) {
   auto record = find_spokesperson(c, id);
   if (!record) return std::nullopt;
-  auto personal = open_spokesperson(c, keys, id);
-  auto optional = [](const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); };
-  auto strings = [](const std::vector<std::string>& items) {
-    json::array out;
-    for (auto& i : items) out.emplace_back(i);
-    return out;
-  };
-  json::object person{{"id", record->id},
-                      {"key", optional(record->key)},
-                      {"partner_id", record->partner_id ? json::value(*record->partner_id) : json::value(nullptr)},
-                      {"alias", record->alias},
-                      {"full_name", optional(personal->full_name)},
-                      {"email", optional(personal->email)},
-                      {"phone", optional(personal->phone)},
-                      {"story_notes", optional(personal->story_notes)},
-                      {"regions", strings(record->regions)},
-                      {"topics", strings(record->topics)},
-                      {"languages", strings(record->languages)},
-                      {"max_per_month", record->max_per_month ? json::value(*record->max_per_month) : json::value(nullptr)},
-                      {"created_at", record->created_at},
-                      {"updated_at", record->updated_at},
-                      {"erased_at", optional(record->erased_at)}};
-  auto key_row = c.exec("SELECT person_key_id FROM spokespeople WHERE id = $1", {number(id)});
-  auto key = load_person_key(c, keys, key_row.get_int(0, 0));
+  spokesperson_export out{*record, *open_spokesperson(c, keys, id), list_consents(c, id), {}, {}, {}};
+  auto key = load_person_key(c, keys, c.exec("SELECT person_key_id FROM spokespeople WHERE id = $1", {number(id)}).get_int(0, 0));
   auto evidence = c.exec("SELECT id, evidence_sealed FROM consents WHERE spokesperson_id = $1", {number(id)});
-  std::map<std::int64_t, std::optional<std::string>> evidence_by_consent;
   for (int i = 0; i < evidence.rows(); ++i)
-    evidence_by_consent[evidence.get_int(i, 0)] = open_sealed(evidence, i, 1, key, "consents.evidence");
-  json::array consents;
-  for (auto& k : list_consents(c, id))
-    consents.push_back(json::object{{"id", k.id},
-                                    {"media", strings(k.media)},
-                                    {"identification", k.identification},
-                                    {"topics", strings(k.topics)},
-                                    {"excluded_outlets", strings(k.excluded_outlets)},
-                                    {"granted_at", k.granted_at},
-                                    {"expires_at", optional(k.expires_at)},
-                                    {"withdrawn_at", optional(k.withdrawn_at)},
-                                    {"state", k.state},
-                                    {"recorded_by", k.recorded_by},
-                                    {"evidence", optional(evidence_by_consent[k.id])}});
+    out.evidence[evidence.get_int(i, 0)] = open_sealed(evidence, i, 1, key, "consents.evidence");
   auto subject = fmt::format("spokesperson:{}", id);
-  json::array history;
-  for (auto& e : registry_history(c, subject))
-    history.push_back(json::object{{"at", e.at}, {"actor", e.actor}, {"kind", e.kind}, {"data", json::parse(e.data_json)}});
+  out.history = registry_history(c, subject);
   auto reveals = c.exec(fmt::format("SELECT {}, user_id, fields FROM reveal_audit WHERE subject = $1 ORDER BY at", iso("at")),
                         {text(subject)});
-  json::array revealed;
   for (int i = 0; i < reveals.rows(); ++i)
-    revealed.push_back(json::object{{"at", reveals.get(i, 0)},
-                                    {"by", fmt::format("user:{}", reveals.get(i, 1))},
-                                    {"fields", strings(reveals.get_text_array(i, 2))}});
-  return json::serialize(json::object{{"spokesperson", std::move(person)},
-                                      {"consents", std::move(consents)},
-                                      {"history", std::move(history)},
-                                      {"reveals", std::move(revealed)}});
+    out.reveals.push_back({std::string{reveals.get(i, 0)}, reveals.get_int(i, 1), reveals.get_text_array(i, 2)});
+  return out;
 }
 
 // ---- history and audit ----

@@ -4,6 +4,7 @@
 // whether it is set. Every change writes a registry_events row in the same transaction.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,11 @@
 #include "store/pg.hpp"
 
 namespace md::store {
+
+struct registry_event {
+  std::int64_t id;
+  std::string at, actor, subject, kind, data_json;
+};
 
 // ---- partners ----
 
@@ -129,19 +135,27 @@ bool withdraw_consent(pg_connection& tx, std::int64_t spokesperson_id, std::int6
 std::vector<consent_record> list_consents(pg_connection& c, std::int64_t spokesperson_id);
 
 // Everything held about one spokesperson (a subject access request), personal fields opened:
-// the record, the consents with their evidence, the registry history and the reveals of them.
-// nullopt if there is no such person.
-std::optional<std::string> export_spokesperson_json(pg_connection& c, const crypto::keyring& keys, std::int64_t id);
+// the record, the consents with their evidence, the registry history and who revealed what.
+struct spokesperson_export {
+  spokesperson_record record;
+  spokesperson_personal personal;
+  std::vector<consent_record> consents;
+  std::map<std::int64_t, std::optional<std::string>> evidence;  // by consent id
+  std::vector<registry_event> history;
+  struct reveal {
+    std::string at;
+    std::int64_t user_id;
+    std::vector<std::string> fields;
+  };
+  std::vector<reveal> reveals;
+};
+std::optional<spokesperson_export> export_spokesperson(pg_connection& c, const crypto::keyring& keys, std::int64_t id);
 
 // ---- history and audit ----
 
 void append_registry_event(pg_connection& tx, std::string_view actor, std::string_view subject, std::string_view kind,
                            std::string_view data_json = "{}");
 
-struct registry_event {
-  std::int64_t id;
-  std::string at, actor, subject, kind, data_json;
-};
 std::vector<registry_event> registry_history(pg_connection& c, std::string_view subject);
 
 // Records a reveal (who, what, why) before the caller shows anything.
