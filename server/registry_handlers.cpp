@@ -111,8 +111,20 @@ using save_outcome = std::variant<std::int64_t, field_error, http_response>;
 struct partner_kind {
   using record = store::partner_record;
   static constexpr const char* name = "partner";
+  static constexpr role remover = role::admin;  // archives; the partner's history stays
   static std::optional<record> find(store::pg_connection& c, std::int64_t id) { return store::find_partner(c, id); }
+  static bool editable(const record&) { return true; }
   static json::object to_json(const record& r) { return partner_json(r); }
+  static void remove(store::pg_connection& tx, std::int64_t id, const std::string& actor) {
+    store::archive_partner(tx, id, actor);
+  }
+  static constexpr std::initializer_list<const char*> personal_fields = {"contact_name", "contact_email"};
+  static std::optional<json::object> open_personal(store::pg_connection& c, const crypto::keyring& keys, std::int64_t id) {
+    auto contact = store::open_partner_contact(c, keys, id);
+    if (!contact) return std::nullopt;
+    return json::object{{"contact", json::object{{"name", optional_json(contact->name)},
+                                                 {"email", optional_json(contact->email)}}}};
+  }
   static save_outcome save(store::pg_connection& tx, app_context& app, std::optional<std::int64_t> id,
                            const record* current, const json::object& body, const std::string& actor) {
     auto input = partner_input_from(body, *app.taxonomy.current(), current);
@@ -129,12 +141,24 @@ struct partner_kind {
 struct spokesperson_kind {
   using record = store::spokesperson_record;
   static constexpr const char* name = "spokesperson";
-  static std::optional<record> find(store::pg_connection& c, std::int64_t id) {
-    auto found = store::find_spokesperson(c, id);
-    if (found && found->erased_at) return std::nullopt;  // an erased person cannot be changed
-    return found;
-  }
+  // Erasure: the person's data key is destroyed, so everything sealed under it, in any copy,
+  // is unreadable; their consents are withdrawn. Erasing twice changes nothing.
+  static constexpr role remover = role::admin;
+  static std::optional<record> find(store::pg_connection& c, std::int64_t id) { return store::find_spokesperson(c, id); }
+  static bool editable(const record& r) { return !r.erased_at; }
   static json::object to_json(const record& r) { return spokesperson_json(r); }
+  static void remove(store::pg_connection& tx, std::int64_t id, const std::string& actor) {
+    store::erase_spokesperson(tx, id, actor);
+  }
+  static constexpr std::initializer_list<const char*> personal_fields = {"full_name", "email", "phone", "story_notes"};
+  static std::optional<json::object> open_personal(store::pg_connection& c, const crypto::keyring& keys, std::int64_t id) {
+    auto p = store::open_spokesperson(c, keys, id);
+    if (!p) return std::nullopt;
+    return json::object{{"personal", json::object{{"full_name", optional_json(p->full_name)},
+                                                  {"email", optional_json(p->email)},
+                                                  {"phone", optional_json(p->phone)},
+                                                  {"story_notes", optional_json(p->story_notes)}}}};
+  }
   static save_outcome save(store::pg_connection& tx, app_context& app, std::optional<std::int64_t> id,
                            const record* current, const json::object& body, const std::string& actor) {
     auto input = spokesperson_input_from(body, *app.taxonomy.current(), current);
@@ -164,7 +188,7 @@ awaitable<http_response> handle_save(app_context& app, request_context& ctx, boo
   auto work = [&app, id, actor, &missing, body = std::move(std::get<json::object>(body))](store::pg_connection& c) -> outcome {
     return c.transaction([&](store::pg_connection& tx) -> outcome {
       std::optional<typename Kind::record> current;
-      if (id && !(current = Kind::find(tx, *id))) return not_found(missing);
+      if (id && (!(current = Kind::find(tx, *id)) || !Kind::editable(*current))) return not_found(missing);
       auto saved = Kind::save(tx, app, id, current ? &*current : nullptr, body, actor);
       if (auto* e = std::get_if<field_error>(&saved)) return *e;
       if (auto* r = std::get_if<http_response>(&saved)) return std::move(*r);
@@ -176,6 +200,53 @@ awaitable<http_response> handle_save(app_context& app, request_context& ctx, boo
   if (auto* r = std::get_if<http_response>(&result)) co_return std::move(*r);
   co_return json_response(creating ? http::status::created : http::status::ok,
                           json::object{{Kind::name, Kind::to_json(std::get<typename Kind::record>(result))}});
+}
+
+// DELETE /{id}: archive a partner, erase a spokesperson.
+template <class Kind>
+awaitable<http_response> handle_remove(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, Kind::remover);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  const auto missing = fmt::format("no such {}", Kind::name);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found(missing);
+  auto actor = std::get<staff_session>(s).actor();
+  auto removed_work = [id = *id, actor](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) {
+      Kind::remove(tx, id, actor);
+      return Kind::find(tx, id);
+    });
+  };
+  auto removed = co_await in_database(app, std::move(removed_work));
+  if (!removed) co_return not_found(missing);
+  co_return json_response(http::status::ok, json::object{{Kind::name, Kind::to_json(*removed)}});
+}
+
+// POST /{id}/reveal: the personal fields, with a reason, recorded in the reveal audit in the
+// same transaction (nothing is shown if the record cannot be written).
+template <class Kind>
+awaitable<http_response> handle_reveal(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto reason = reveal_reason(ctx);
+  if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
+  const auto missing = fmt::format("no such {}", Kind::name);
+  auto id = id_param(ctx, "id");
+  if (!id) co_return not_found(missing);
+  auto user = std::get<staff_session>(s).user_id;
+  auto revealed_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) {
+      auto personal = Kind::open_personal(tx, app.keys, id);
+      if (personal)
+        store::record_reveal(tx, app.keys, user, fmt::format("{}:{}", Kind::name, id),
+                             std::vector<std::string>(Kind::personal_fields.begin(), Kind::personal_fields.end()),
+                             reason);
+      return personal;
+    });
+  };
+  auto revealed = co_await in_database(app, std::move(revealed_work));
+  if (!revealed) co_return not_found(missing);
+  co_return json_response(http::status::ok, *revealed);
 }
 
 // ---- partners ----
@@ -200,48 +271,6 @@ awaitable<http_response> handle_get_partner(app_context& app, request_context& c
   auto partner = co_await in_database(app, std::move(partner_work));
   if (!partner) co_return not_found("no such partner");
   co_return json_response(http::status::ok, json::object{{"partner", partner_json(*partner)}});
-}
-
-awaitable<http_response> handle_archive_partner(app_context& app, request_context& ctx) {
-  auto s = co_await require_session(app, ctx, role::admin);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
-  if (!id) co_return not_found("no such partner");
-  auto actor = std::get<staff_session>(s).actor();
-  auto partner_work = [id = *id, actor](store::pg_connection& c) {
-    return c.transaction([&](store::pg_connection& tx) {
-      store::archive_partner(tx, id, actor);
-      return store::find_partner(tx, id);
-    });
-  };
-  auto partner = co_await in_database(app, std::move(partner_work));
-  if (!partner) co_return not_found("no such partner");
-  co_return json_response(http::status::ok, json::object{{"partner", partner_json(*partner)}});
-}
-
-awaitable<http_response> handle_reveal_partner(app_context& app, request_context& ctx) {
-  auto s = co_await require_session(app, ctx, role::staff);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto reason = reveal_reason(ctx);
-  if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
-  if (!id) co_return not_found("no such partner");
-  auto user = std::get<staff_session>(s).user_id;
-  auto contact_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](
-                                               store::pg_connection& c) {
-    return c.transaction([&](store::pg_connection& tx) -> std::optional<store::partner_contact> {
-      auto contact = store::open_partner_contact(tx, app.keys, id);
-      if (contact)
-        store::record_reveal(tx, app.keys, user, fmt::format("partner:{}", id), {"contact_name", "contact_email"},
-                             reason);
-      return contact;
-    });
-  };
-  auto contact = co_await in_database(app, std::move(contact_work));
-  if (!contact) co_return not_found("no such partner");
-  co_return json_response(http::status::ok,
-                          json::object{{"contact", json::object{{"name", optional_json(contact->name)},
-                                                                {"email", optional_json(contact->email)}}}});
 }
 
 // ---- spokespeople ----
@@ -278,53 +307,6 @@ awaitable<http_response> handle_get_spokesperson(app_context& app, request_conte
   for (auto& c : found.second) consents.push_back(consent_json(c));
   out["consents"] = std::move(consents);
   co_return json_response(http::status::ok, json::object{{"spokesperson", std::move(out)}});
-}
-
-awaitable<http_response> handle_reveal_spokesperson(app_context& app, request_context& ctx) {
-  auto s = co_await require_session(app, ctx, role::staff);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto reason = reveal_reason(ctx);
-  if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
-  if (!id) co_return not_found("no such spokesperson");
-  auto user = std::get<staff_session>(s).user_id;
-  auto personal_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](
-                                                store::pg_connection& c) {
-    return c.transaction([&](store::pg_connection& tx) -> std::optional<store::spokesperson_personal> {
-      auto personal = store::open_spokesperson(tx, app.keys, id);
-      if (personal)
-        store::record_reveal(tx, app.keys, user, fmt::format("spokesperson:{}", id),
-                             {"full_name", "email", "phone", "story_notes"}, reason);
-      return personal;
-    });
-  };
-  auto personal = co_await in_database(app, std::move(personal_work));
-  if (!personal) co_return not_found("no such spokesperson");
-  co_return json_response(http::status::ok, json::object{{"personal", json::object{
-                                                                          {"full_name", optional_json(personal->full_name)},
-                                                                          {"email", optional_json(personal->email)},
-                                                                          {"phone", optional_json(personal->phone)},
-                                                                          {"story_notes", optional_json(personal->story_notes)},
-                                                                      }}});
-}
-
-// Erasure (admin): the person's data key is destroyed, so everything sealed under it, in any
-// copy, is unreadable; their consents are withdrawn. Erasing twice changes nothing.
-awaitable<http_response> handle_erase_spokesperson(app_context& app, request_context& ctx) {
-  auto s = co_await require_session(app, ctx, role::admin);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
-  if (!id) co_return not_found("no such spokesperson");
-  auto actor = std::get<staff_session>(s).actor();
-  auto erased_work = [id = *id, actor](store::pg_connection& c) {
-    return c.transaction([&](store::pg_connection& tx) {
-      store::erase_spokesperson(tx, id, actor);
-      return store::find_spokesperson(tx, id);
-    });
-  };
-  auto erased = co_await in_database(app, std::move(erased_work));
-  if (!erased) co_return not_found("no such spokesperson");
-  co_return json_response(http::status::ok, json::object{{"spokesperson", spokesperson_json(*erased)}});
 }
 
 // A subject access request (admin, with a reason, recorded): everything held about the person.
@@ -466,9 +448,9 @@ void add_registry_routes(router& r, app_context& app) {
   r.add(http::verb::patch, "/api/v1/partners/{id}",
         [&app](request_context& c) { return handle_save<partner_kind>(app, c, false); });
   r.add(http::verb::delete_, "/api/v1/partners/{id}",
-        [&app](request_context& c) { return handle_archive_partner(app, c); });
+        [&app](request_context& c) { return handle_remove<partner_kind>(app, c); });
   r.add(http::verb::post, "/api/v1/partners/{id}/reveal",
-        [&app](request_context& c) { return handle_reveal_partner(app, c); });
+        [&app](request_context& c) { return handle_reveal<partner_kind>(app, c); });
   r.add(http::verb::get, "/api/v1/spokespeople", [&app](request_context& c) { return handle_list_spokespeople(app, c); });
   r.add(http::verb::post, "/api/v1/spokespeople",
         [&app](request_context& c) { return handle_save<spokesperson_kind>(app, c, true); });
@@ -477,9 +459,9 @@ void add_registry_routes(router& r, app_context& app) {
   r.add(http::verb::patch, "/api/v1/spokespeople/{id}",
         [&app](request_context& c) { return handle_save<spokesperson_kind>(app, c, false); });
   r.add(http::verb::post, "/api/v1/spokespeople/{id}/reveal",
-        [&app](request_context& c) { return handle_reveal_spokesperson(app, c); });
+        [&app](request_context& c) { return handle_reveal<spokesperson_kind>(app, c); });
   r.add(http::verb::delete_, "/api/v1/spokespeople/{id}",
-        [&app](request_context& c) { return handle_erase_spokesperson(app, c); });
+        [&app](request_context& c) { return handle_remove<spokesperson_kind>(app, c); });
   r.add(http::verb::post, "/api/v1/spokespeople/{id}/export",
         [&app](request_context& c) { return handle_export_spokesperson(app, c); });
   r.add(http::verb::get, "/api/v1/spokespeople/{id}/consents",
