@@ -94,6 +94,22 @@ struct worker_settings {
   std::int64_t reclaim_idle_ms = 60'000;
   std::int64_t max_deliveries = 5;
   std::int64_t escalation_interval_ms = 30'000;  // how often deadlines are checked for escalation
+  std::int64_t housekeeping_interval_s = 600;    // retention purges, consent reminders, old sessions
+};
+
+// How long personal data is kept, per data class (days; 0 keeps it). The worker purges what is
+// older on every housekeeping round and records each purge.
+struct retention_settings {
+  std::int64_t closed_case_days = 180;         // a closed case's request and messages, from closing
+  std::int64_t journalist_contact_days = 730;  // anything naming a journalist, from the request, even on an open case
+  std::int64_t consent_evidence_days = 1095;   // a consent's evidence note, from its withdrawal or expiry
+};
+
+// Consents coming to an end: staff are reminded this many days before (0: no reminders), by
+// email to staff_address when it is set, and on the dashboard.
+struct consent_settings {
+  std::int64_t reminder_days = 14;
+  std::string staff_address;
 };
 
 struct triage_settings {
@@ -133,6 +149,8 @@ struct settings {
   database_settings database;
   redis_settings redis;
   worker_settings worker;
+  retention_settings retention;
+  consent_settings consent;
   triage_settings triage;
   webhook_settings webhook;
   keys_settings keys;

@@ -416,4 +416,21 @@ std::string acknowledgement_text(std::string_view ref, std::string_view journali
       fmt::arg("greeting", greeting), fmt::arg("ref", r), fmt::arg("tag", tag));
 }
 
+std::string consent_reminder_text(const std::vector<consent_reminder_line>& lines, std::string_view dashboard_url) {
+  std::string out = fmt::format(
+      "{} consent{} will expire soon. After expiry the desk cannot put these spokespeople\n"
+      "forward: ask their partner organisations whether they wish to renew, and record the new\n"
+      "consent with its evidence.\n\n",
+      lines.size(), lines.size() == 1 ? "" : "s");
+  for (auto& l : lines) {
+    std::string alias;  // one line per consent: no control character may break it
+    for (char ch : l.alias)
+      if (static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7F) alias += ch;
+    out += fmt::format("- {} (spokesperson {}, consent {}): expires {}\n", alias, l.spokesperson_id,
+                       l.consent_id, l.expires_at.substr(0, 10));
+  }
+  out += fmt::format("\nThe dashboard lists them too: {}/api/v1/consents/expiring\n", dashboard_url);
+  return out;
+}
+
 }  // namespace md::mail

@@ -1,6 +1,7 @@
 // Outbound messages as bytes (RFC 5322 headers with threading, RFC 2047 subjects, RFC 3834 marks; a QP body),
 // subject tags and the acknowledgement text. Pure: no I/O, no logging, no state.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,15 @@ std::string reply_subject(std::string_view original_subject, std::string_view re
 // The automatic acknowledgement's body: the desk has the request, its reference, keep the tag
 // in the subject when replying, what happens next; never a promise of a spokesperson.
 std::string acknowledgement_text(std::string_view ref, std::string_view journalist_name);
+
+// The staff reminder of consents coming to an end: one line per consent (alias, consent id,
+// expiry date) and where to renew them. Aliases only: never a real name.
+struct consent_reminder_line {
+  std::string alias;
+  std::int64_t consent_id = 0, spokesperson_id = 0;
+  std::string expires_at;  // ISO 8601; the date part is shown
+};
+std::string consent_reminder_text(const std::vector<consent_reminder_line>& lines, std::string_view dashboard_url);
 
 // The body encoded as quoted-printable (RFC 2045) with CRLF line ends: exposed for tests.
 std::string quoted_printable(std::string_view text);

@@ -47,6 +47,7 @@ json::object case_detail_json(const store::case_detail& d) {
   auto out = case_summary_json(d.summary);
   out["updated_at"] = d.summary.updated_at;
   out["intake_id"] = optional_json(d.intake_id);
+  out["personal_data_purged_at"] = optional_json(d.personal_data_purged_at);
   out["triage_explain"] = parsed_or(d.triage_explain_json, json::array{});
   json::array timeline;
   for (auto& e : d.timeline)

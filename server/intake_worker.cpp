@@ -20,6 +20,7 @@
 #include "queue/intake_consumer.hpp"
 #include "routing/triage.hpp"
 #include "store/case_store.hpp"
+#include "store/retention_store.hpp"
 #include "store/user_store.hpp"
 
 namespace md::server {
@@ -151,7 +152,8 @@ void intake_worker::run(const std::atomic<bool>& stop) {
   auto last_reclaim = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto reclaim_every = std::chrono::milliseconds(std::max<std::int64_t>(config_.worker.reclaim_idle_ms / 2, 100));
   std::chrono::milliseconds backoff{100};
-  auto last_housekeeping = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto last_housekeeping = std::chrono::steady_clock::now() - std::chrono::hours(48);
+  auto housekeeping_every = std::chrono::seconds(config_.worker.housekeeping_interval_s);
   auto last_escalation = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto escalation_every = std::chrono::milliseconds(config_.worker.escalation_interval_ms);
   store::session_timeouts timeouts{std::chrono::minutes(config_.session.idle_timeout_minutes),
@@ -248,10 +250,59 @@ void intake_worker::run(const std::atomic<bool>& stop) {
     if (!raised.empty()) publish_change(raised.size());
   };
 
+  std::optional<queue::redis_connection> outbox;  // for acknowledgements and reminders, opened on first use
+
+  // Staff are told of consents coming to an end: the reminders are taken and the email queued
+  // in one transaction, so a reminder Redis refused is taken again next round.
+  auto remind_of_expiring_consents = [&] {
+    if (config_.consent.reminder_days <= 0) return;
+    auto reminded = database_.with([&](store::pg_connection& c) {
+      return c.transaction([&](store::pg_connection& tx) {
+        auto due = store::take_consent_reminders(tx, now(), config_.consent.reminder_days);
+        if (due.empty() || config_.consent.staff_address.empty()) return due;
+        std::vector<mail::consent_reminder_line> lines;
+        for (auto& d : due) lines.push_back({d.alias, d.consent_id, d.spokesperson_id, d.expires_at});
+        mail::outbound_fields f;
+        f.from_name = config_.mail.from_name;
+        f.from_address = config_.mail.from_address;
+        f.to_address = config_.consent.staff_address;
+        f.subject = fmt::format("Consent expiring soon: {} spokesperson{}", due.size(), due.size() == 1 ? "" : "s");
+        f.body_text = mail::consent_reminder_text(lines, config_.public_base_url());
+        f.message_id = mail::make_message_id(mail::domain_of(config_.mail.from_address));
+        f.auto_reply = true;
+        if (!outbox)
+          outbox.emplace(queue::parse_redis_url(config_.redis.url), std::chrono::milliseconds(config_.redis.timeout_ms));
+        try {
+          queue::enqueue_mail(*outbox, keys, keys_,
+                              {queue::new_outbox_id(), config_.mail.from_address, {config_.consent.staff_address},
+                               mail::build_message(f, now()), "consent_reminder", ""});
+        } catch (...) {
+          outbox.reset();
+          throw;
+        }
+        return due;
+      });
+    });
+    if (!reminded.empty()) spdlog::info("staff reminded of {} consent(s) expiring soon", reminded.size());
+  };
+
+  auto housekeeping = [&] {
+    auto purged = database_.with([&](store::pg_connection& c) { return store::purge_expired_sessions(c, timeouts); });
+    if (purged > 0) spdlog::info("purged {} expired session(s)", purged);
+    auto& r = config_.retention;
+    auto sweep = database_.with([&](store::pg_connection& c) {
+      return store::apply_retention(c, {r.closed_case_days, r.journalist_contact_days, r.consent_evidence_days}, now());
+    });
+    if (sweep.total() > 0)
+      spdlog::info("retention: personal data purged from {} closed case(s), {} case(s) past the journalist contact "
+                   "period, {} consent evidence note(s)",
+                   sweep.closed_cases, sweep.journalist_contacts, sweep.consent_evidence);
+    remind_of_expiring_consents();
+  };
+
   // The automatic acknowledgement: rate-limited per address (by its blind index), queued in the
   // outbox, its Message-ID kept so that the journalist's reply threads into the case. Best
   // effort: a failure is logged and the request goes on without one.
-  std::optional<queue::redis_connection> outbox;
   auto acknowledge_request = [&](const std::string& ref, const acknowledgement& a) {
     try {
       if (!outbox)
@@ -329,10 +380,9 @@ void intake_worker::run(const std::atomic<bool>& stop) {
         last_escalation = std::chrono::steady_clock::now();
         escalate();
       }
-      if (std::chrono::steady_clock::now() - last_housekeeping >= std::chrono::minutes(10)) {
+      if (std::chrono::steady_clock::now() - last_housekeeping >= housekeeping_every) {
         last_housekeeping = std::chrono::steady_clock::now();
-        auto purged = database_.with([&](store::pg_connection& c) { return store::purge_expired_sessions(c, timeouts); });
-        if (purged > 0) spdlog::info("purged {} expired session(s)", purged);
+        housekeeping();
       }
       backoff = std::chrono::milliseconds(100);
     } catch (const unavailable_error& e) {

@@ -1,7 +1,8 @@
 // The registry API: partners, spokespeople and their consents (roles: viewer reads, staff
 // writes, admin archives), deliberate reveals of personal data recorded in the reveal audit,
-// and the audit itself for admins. Bodies are checked by registry_service (the same rules as
-// the CSV import); the stores write each change with its registry_events row.
+// and the audit itself for admins; consents coming to an end; and journalists' subject access
+// and erasure by email. Bodies are checked by registry_service (the same rules as the CSV
+// import); the stores write each change with its registry_events row.
 #include <fmt/format.h>
 
 #include <boost/json/parse.hpp>
@@ -12,7 +13,9 @@
 #include "server/auth.hpp"
 #include "server/http_util.hpp"
 #include "server/registry_service.hpp"
+#include "server/case_json.hpp"
 #include "store/registry_store.hpp"
+#include "store/retention_store.hpp"
 
 namespace md::server {
 namespace json = boost::json;
@@ -439,6 +442,104 @@ awaitable<http_response> handle_list_reveals(app_context& app, request_context& 
   co_return json_response(http::status::ok, json::object{{"reveals", std::move(out)}});
 }
 
+// ---- journalists, found by email: subject access and erasure (admin, with a reason) ----
+
+struct journalist_request {
+  std::string email, reason;
+};
+
+// {"email", "reason"}: the address is read from the body (never the URL, which logs keep).
+std::variant<journalist_request, http_response> read_journalist_request(const request_context& ctx) {
+  auto reason = reveal_reason(ctx);
+  if (auto* r = std::get_if<http_response>(&reason)) return std::move(*r);
+  auto body = json_object_body(ctx.request);
+  auto& o = std::get<json::object>(body);  // reveal_reason has checked it is an object
+  auto it = o.find("email");
+  if (it == o.end() || !it->value().is_string() || it->value().get_string().size() > 320 ||
+      it->value().get_string().find('@') == json::string::npos)
+    return field_error_response({"email", "email is required: the journalist's email address"});
+  return journalist_request{std::string{it->value().get_string()}, std::get<std::string>(reason)};
+}
+
+// Everything held about one journalist: their cases, requests and messages, opened.
+awaitable<http_response> handle_export_journalist(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::admin);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto request = read_journalist_request(ctx);
+  if (auto* r = std::get_if<http_response>(&request)) co_return std::move(*r);
+  auto user = std::get<staff_session>(s).user_id;
+  auto exported_work = [&app, user, in = std::get<journalist_request>(request)](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) {
+      store::record_reveal(tx, app.keys, user, store::journalist_subject(app.keys, in.email), {"export"}, in.reason);
+      return store::export_journalist(tx, app.keys, in.email);
+    });
+  };
+  auto exported = co_await in_database(app, std::move(exported_work));
+  json::array cases;
+  for (auto& jc : exported) {
+    auto one = case_summary_json(jc.summary);
+    json::value request_value = nullptr;
+    if (jc.request) {
+      json::error_code ec;
+      auto document = json::parse(*jc.request, ec);
+      request_value = ec ? json::value(*jc.request) : std::move(document);
+    }
+    one["request"] = std::move(request_value);
+    json::array messages;
+    for (auto& m : jc.messages)
+      messages.push_back(json::object{
+          {"at", m.at}, {"direction", m.direction}, {"source", m.source}, {"text", optional_json(m.text)}});
+    one["messages"] = std::move(messages);
+    cases.push_back(std::move(one));
+  }
+  co_return json_response(http::status::ok, json::object{{"journalist", json::object{{"cases", std::move(cases)}}}});
+}
+
+// Erases the journalist's personal data on every case; the cases stay, anonymous.
+awaitable<http_response> handle_erase_journalist(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::admin);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto request = read_journalist_request(ctx);
+  if (auto* r = std::get_if<http_response>(&request)) co_return std::move(*r);
+  auto actor = std::get<staff_session>(s).actor();
+  auto user = std::get<staff_session>(s).user_id;
+  auto erased_work = [&app, actor, user, in = std::get<journalist_request>(request)](store::pg_connection& c) {
+    return c.transaction([&](store::pg_connection& tx) {
+      // The reason (staff's words) is kept sealed in the audit, beside the erasure's history.
+      store::record_reveal(tx, app.keys, user, store::journalist_subject(app.keys, in.email), {"erasure"}, in.reason);
+      return store::erase_journalist(tx, app.keys, in.email, actor);
+    });
+  };
+  auto erased = co_await in_database(app, std::move(erased_work));
+  co_return json_response(http::status::ok,
+                          json::object{{"erased", json::object{{"cases", strings(erased.refs)}, {"messages", erased.messages}}}});
+}
+
+// ---- consents coming to an end ----
+
+awaitable<http_response> handle_expiring_consents(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto params = query_params(ctx.request.target());
+  std::int64_t within_days = app.config.consent.reminder_days > 0 ? app.config.consent.reminder_days : 14;
+  if (auto& d = params["within_days"]; !d.empty()) {
+    if (d.size() > 3 || d.find_first_not_of("0123456789") != std::string::npos || std::stoi(d) < 1 || std::stoi(d) > 365)
+      co_return field_error_response({"within_days", "within_days must be a whole number of days from 1 to 365"});
+    within_days = std::stoi(d);
+  }
+  auto expiring_work = [within_days](store::pg_connection& c) {
+    return store::list_expiring_consents(c, now(), within_days);
+  };
+  auto expiring = co_await in_database(app, std::move(expiring_work));
+  json::array out;
+  for (auto& e : expiring)
+    out.push_back(json::object{{"consent_id", e.consent_id},
+                               {"spokesperson", json::object{{"id", e.spokesperson_id}, {"alias", e.alias}}},
+                               {"expires_at", e.expires_at},
+                               {"reminded_at", optional_json(e.reminded_at)}});
+  co_return json_response(http::status::ok, json::object{{"within_days", within_days}, {"consents", std::move(out)}});
+}
+
 }  // namespace
 
 void add_registry_routes(router& r, app_context& app) {
@@ -471,6 +572,12 @@ void add_registry_routes(router& r, app_context& app) {
   r.add(http::verb::post, "/api/v1/spokespeople/{id}/consents/{consent_id}/withdraw",
         [&app](request_context& c) { return handle_withdraw_consent(app, c); });
   r.add(http::verb::get, "/api/v1/audit/reveals", [&app](request_context& c) { return handle_list_reveals(app, c); });
+  r.add(http::verb::get, "/api/v1/consents/expiring",
+        [&app](request_context& c) { return handle_expiring_consents(app, c); });
+  r.add(http::verb::post, "/api/v1/journalists/export",
+        [&app](request_context& c) { return handle_export_journalist(app, c); });
+  r.add(http::verb::post, "/api/v1/journalists/erase",
+        [&app](request_context& c) { return handle_erase_journalist(app, c); });
 }
 
 }  // namespace md::server

@@ -65,7 +65,8 @@ struct queued {
 };
 struct unknown_case {};
 struct no_address {};
-using reply_outcome = std::variant<queued, unknown_case, no_address>;
+struct purged_case {};
+using reply_outcome = std::variant<queued, unknown_case, no_address, purged_case>;
 
 awaitable<http_response> handle_reply(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::staff);
@@ -86,7 +87,12 @@ awaitable<http_response> handle_reply(app_context& app, request_context& ctx) {
   auto work = [&app, ref, actor, text]() -> reply_outcome {
     return app.database.with([&](store::pg_connection& c) {
       return c.transaction([&](store::pg_connection& tx) -> reply_outcome {
-        auto doc = store::open_case_document(tx, app.keys, ref);
+        std::optional<store::case_document> doc;
+        try {
+          doc = store::open_case_document(tx, app.keys, ref);
+        } catch (const store::personal_data_purged&) {
+          return purged_case{};
+        }
         if (!doc) return unknown_case{};
         auto to = correspondent_of(*doc);
         if (!to) return no_address{};
@@ -122,6 +128,8 @@ awaitable<http_response> handle_reply(app_context& app, request_context& ctx) {
   if (std::holds_alternative<unknown_case>(outcome)) co_return error_response(http::status::not_found, "no such case");
   if (std::holds_alternative<no_address>(outcome))
     co_return error_response(http::status::conflict, "the case has no email address for the journalist");
+  if (std::holds_alternative<purged_case>(outcome))
+    co_return error_response(http::status::gone, "the journalist's personal data on this case was erased: no reply is possible");
   co_return json_response(http::status::created,
                           json::object{{"reply", json::object{{"message_id", std::get<queued>(outcome).message_id},
                                                               {"status", "queued"}}}});

@@ -172,16 +172,26 @@ awaitable<http_response> handle_reveal_request(app_context& app, request_context
     co_return field_error_response({"reason", "reason is required (up to 500 characters): why you need to see it"});
   std::string ref{ctx.path_param("ref")};
   if (!parse_case_ref(ref)) co_return error_response(http::status::not_found, "no such case");
-  auto actor = std::get<staff_session>(s).actor();
-  auto work = [&app, ref, actor, reason = *reason] {
-    return app.database.with([&](store::pg_connection& c) {
-      return c.transaction([&](store::pg_connection& tx) {
-        return store::reveal_case_request(tx, app.keys, ref, actor, reason);
+  auto user_id = std::get<staff_session>(s).user_id;
+  // A purged case answers 410 (nullopt inside the optional), an unknown one 404 (nullopt).
+  auto work = [&app, ref, user_id, reason = *reason]() -> std::optional<std::optional<std::string>> {
+    try {
+      return app.database.with([&](store::pg_connection& c) {
+        return c.transaction([&](store::pg_connection& tx) {
+          auto revealed = store::reveal_case_request(tx, app.keys, ref, user_id, reason);
+          return revealed ? std::optional<std::optional<std::string>>{std::move(revealed)} : std::nullopt;
+        });
       });
-    });
+    } catch (const store::personal_data_purged&) {
+      return std::optional<std::string>{};
+    }
   };
-  auto plaintext = co_await run_blocking(app.blocking, std::move(work));
-  if (!plaintext) co_return error_response(http::status::not_found, "no such case");
+  auto outcome = co_await run_blocking(app.blocking, std::move(work));
+  if (!outcome) co_return error_response(http::status::not_found, "no such case");
+  if (!*outcome)
+    co_return error_response(http::status::gone,
+                             "the personal data of this case was erased (an erasure request or the retention period)");
+  auto& plaintext = *outcome;
   json::error_code ec;
   auto document = json::parse(*plaintext, ec);
   co_return json_response(http::status::ok,

@@ -93,7 +93,13 @@ awaitable<http_response> handle_retriage(app_context& app, request_context& ctx)
       auto found = c.transaction([&](store::pg_connection& tx) -> bool {
         auto current = store::lock_case_triage(tx, ref);
         if (!current) return false;
-        auto text = text_of_document(current->source, store::open_case_request(tx, app.keys, ref));
+        std::string document;
+        try {
+          document = store::open_case_request(tx, app.keys, ref);
+        } catch (const store::personal_data_purged&) {
+          return true;  // nothing left to triage: the case stays as it is (its detail says why)
+        }
+        auto text = text_of_document(current->source, document);
         auto fresh = routing::triage(*taxonomy, text ? text->input() : routing::triage_input{}, current->received_at);
         // Fields staff corrected keep their values; the rest take the new triage.
         auto updated = *current;

@@ -10,6 +10,7 @@
 #include "core/case_ref.hpp"
 #include "crypto/primitives.hpp"
 #include "routing/triage_json.hpp"
+#include "store/registry_store.hpp"
 
 namespace md::store {
 namespace {
@@ -282,13 +283,17 @@ ORDER BY id DESC LIMIT $3)sql",
 }
 
 std::optional<case_detail> find_case(pg_connection& c, std::string_view ref) {
-  auto r = c.exec(fmt::format("SELECT id, intake_id, triage_explain::text, {} FROM cases WHERE ref = $1", summary_columns),
+  auto r = c.exec(fmt::format("SELECT id, intake_id, triage_explain::text, "
+                              "to_char(personal_data_purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+                              "{} FROM cases WHERE ref = $1",
+                              summary_columns),
                   {text(ref)});
   if (r.rows() == 0) return std::nullopt;
   case_detail d;
   d.intake_id = r.get_optional(0, 1);
   d.triage_explain_json = r.get(0, 2);
-  d.summary = read_summary(r, 0, 3);
+  d.personal_data_purged_at = r.get_optional(0, 3);
+  d.summary = read_summary(r, 0, 4);
   auto events = c.exec(R"sql(
 SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), actor, kind, data::text
 FROM case_events WHERE case_id = $1 ORDER BY id)sql",
@@ -308,13 +313,18 @@ SELECT i.status, c.ref, i.error FROM intakes i LEFT JOIN cases c ON c.id = i.cas
 }
 
 std::optional<std::string> reveal_case_request(pg_connection& tx, const crypto::keyring& keys, std::string_view ref,
-                                               std::string_view actor, std::string_view reason) {
+                                               std::int64_t user_id, std::string_view reason) {
   auto r = tx.exec("SELECT id, request_sealed FROM cases WHERE ref = $1", {text(ref)});
   if (r.rows() == 0) return std::nullopt;
+  if (r.is_null(0, 1)) throw personal_data_purged();
   auto plaintext = keys.open(r.get_bytes(0, 1), case_request_binding(ref));
   if (!plaintext) throw std::runtime_error("a case request could not be opened (wrong master key?)");
-  boost::json::object data{{"fields", "request"}, {"reason", reason}};
-  tx.exec(insert_event_sql, {text(r.get(0, 0)), text(actor), text("request_revealed"), text(boost::json::serialize(data))});
+  // The reason is staff's own words and may name people: it goes sealed into the audit, and the
+  // timeline (plaintext JSON) only points at the audit entry.
+  auto audit_id = record_reveal(tx, keys, user_id, fmt::format("case:{}", ref), {"request"}, reason);
+  boost::json::object data{{"fields", "request"}, {"audit_id", audit_id}};
+  tx.exec(insert_event_sql, {text(r.get(0, 0)), text(fmt::format("user:{}", user_id)), text("request_revealed"),
+                             text(boost::json::serialize(data))});
   return plaintext;
 }
 
@@ -388,6 +398,7 @@ WHERE id = $1)sql",
 std::string open_case_request(pg_connection& c, const crypto::keyring& keys, std::string_view ref) {
   auto r = c.exec("SELECT request_sealed FROM cases WHERE ref = $1", {text(ref)});
   if (r.rows() == 0) throw std::runtime_error("no such case");
+  if (r.is_null(0, 0)) throw personal_data_purged();
   auto plaintext = keys.open(r.get_bytes(0, 0), case_request_binding(ref));
   if (!plaintext) throw std::runtime_error("a case request could not be opened (wrong master key?)");
   return std::move(*plaintext);

@@ -42,6 +42,7 @@ struct timeline_event {
 struct case_detail {
   case_summary summary;
   std::optional<std::string> intake_id;
+  std::optional<std::string> personal_data_purged_at;  // erased or past retention: the request is gone
   std::string triage_explain_json = "[]";
   std::vector<timeline_event> timeline;
 };
@@ -120,8 +121,15 @@ struct triage_change {
 void save_case_triage(pg_connection& tx, const case_triage& updated, std::span<const triage_change> changes,
                       std::string_view actor, std::string_view kind, std::string_view explain_json);
 
+// Thrown when a case's personal data is asked for after it was purged (erasure or retention).
+class personal_data_purged : public std::runtime_error {
+ public:
+  personal_data_purged() : std::runtime_error("the personal data of this case was erased") {}
+};
+
 // The sealed request of a case, opened for processing by the system (re-triage); not a reveal
-// to a person, so no event. Throws if it cannot be opened.
+// to a person, so no event. Throws personal_data_purged once purged, runtime_error if it cannot
+// be opened.
 std::string open_case_request(pg_connection& c, const crypto::keyring& keys, std::string_view ref);
 
 // Triage's real accuracy in use: how many cases had each field corrected by staff.
@@ -159,10 +167,11 @@ struct intake_state {
 };
 std::optional<intake_state> find_intake(pg_connection& c, std::string_view intake_id);
 
-// A deliberate reveal: opens the sealed request of a case and records who saw it and why on the
-// case's timeline, in the caller's transaction. nullopt for an unknown case.
+// A deliberate reveal: opens the sealed request of a case and records who saw it and why in the
+// reveal audit (the reason sealed) and on the case's timeline (the audit entry's id), in the
+// caller's transaction. nullopt for an unknown case; throws personal_data_purged once purged.
 std::optional<std::string> reveal_case_request(pg_connection& tx, const crypto::keyring& keys, std::string_view ref,
-                                               std::string_view actor, std::string_view reason);
+                                               std::int64_t user_id, std::string_view reason);
 
 std::string case_request_binding(std::string_view ref);
 // Records a Message-ID the desk sent or received for a case, so that replies naming it thread.

@@ -10,8 +10,8 @@ namespace md::store {
 namespace {
 
 constexpr std::string_view insert_outbound_sql = R"sql(
-INSERT INTO case_messages (case_id, intake_id, direction, source, sealed)
-SELECT id, NULL, 'out', $2, $3 FROM cases WHERE ref = $1
+INSERT INTO case_messages (case_id, intake_id, direction, source, sealed, message_id)
+SELECT id, NULL, 'out', $2, $3, $4 FROM cases WHERE ref = $1
 RETURNING case_id)sql";
 
 constexpr std::string_view insert_event_sql = R"sql(
@@ -31,7 +31,7 @@ std::string message_id_hash(std::string_view message_id) {
 
 bool store_outbound_message(pg_connection& tx, const crypto::keyring& keys, const outbound_message_record& record) {
   auto sealed = keys.seal(record.message, outbound_message_binding(record.message_id));
-  auto r = tx.exec(insert_outbound_sql, {text(record.ref), text(record.source), bytes(sealed)});
+  auto r = tx.exec(insert_outbound_sql, {text(record.ref), text(record.source), bytes(sealed), text(record.message_id)});
   if (r.rows() == 0) return false;
   // Both values are a hex digest and an integer: no JSON escaping needed.
   auto data =

@@ -455,12 +455,13 @@ std::vector<registry_event> registry_history(pg_connection& c, std::string_view 
   return out;
 }
 
-void record_reveal(pg_connection& tx, const crypto::keyring& keys, std::int64_t user_id, std::string_view subject,
+std::string record_reveal(pg_connection& tx, const crypto::keyring& keys, std::int64_t user_id, std::string_view subject,
                    const std::vector<std::string>& fields, std::string_view reason) {
   auto id = crypto::random_token(16);
   tx.exec("INSERT INTO reveal_audit (id, user_id, subject, fields, reason_sealed) VALUES ($1, $2, $3, $4::text[], $5)",
           {text(id), number(user_id), text(subject), array(fields),
            bytes(keys.seal(reason, fmt::format("reveal_audit.reason:{}", id)))});
+  return id;
 }
 
 std::vector<reveal_entry> list_reveals(pg_connection& c, const crypto::keyring& keys, std::int64_t limit,

@@ -158,8 +158,8 @@ void append_registry_event(pg_connection& tx, std::string_view actor, std::strin
 
 std::vector<registry_event> registry_history(pg_connection& c, std::string_view subject);
 
-// Records a reveal (who, what, why) before the caller shows anything.
-void record_reveal(pg_connection& tx, const crypto::keyring& keys, std::int64_t user_id, std::string_view subject,
+// Records a reveal (who, what, why) before the caller shows anything; returns the audit entry's id.
+std::string record_reveal(pg_connection& tx, const crypto::keyring& keys, std::int64_t user_id, std::string_view subject,
                    const std::vector<std::string>& fields, std::string_view reason);
 
 struct reveal_entry {
