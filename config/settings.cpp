@@ -101,6 +101,11 @@ std::vector<setting_entry> setting_table(settings& s) {
        &s.retention.consent_evidence_days, 0, 36'500},
       {"consent.reminder_days", "MEDIADESK_CONSENT_REMINDER_DAYS", &s.consent.reminder_days, 0, 365},
       {"consent.staff_address", "MEDIADESK_CONSENT_STAFF_ADDRESS", &s.consent.staff_address},
+      {"offers.default_expiry_minutes", "MEDIADESK_OFFERS_DEFAULT_EXPIRY_MINUTES", &s.offers.default_expiry_minutes, 5,
+       10'080},
+      {"offers.deadline_margin_minutes", "MEDIADESK_OFFERS_DEADLINE_MARGIN_MINUTES", &s.offers.deadline_margin_minutes,
+       0, 1'440},
+      {"offers.release_contact", "MEDIADESK_OFFERS_RELEASE_CONTACT", &s.offers.release_contact},
       {"triage.taxonomy_dir", "MEDIADESK_TAXONOMY_DIR", &s.triage.taxonomy_dir},
       {"webhook.secret", "MEDIADESK_WEBHOOK_SECRET", &s.webhook.secret},
       {"webhook.secret_file", "MEDIADESK_WEBHOOK_SECRET_FILE", &s.webhook.secret_file},
@@ -110,6 +115,7 @@ std::vector<setting_entry> setting_table(settings& s) {
       {"keys.master_key", "MEDIADESK_MASTER_KEY", &s.keys.master_key},
       {"keys.master_key_file", "MEDIADESK_MASTER_KEY_FILE", &s.keys.master_key_file},
       {"keys.current_key_id", "MEDIADESK_KEYS_CURRENT_KEY_ID", &s.keys.current_key_id, 1, 1'000'000},
+      {"keys.refresh_s", "MEDIADESK_KEYS_REFRESH_S", &s.keys.refresh_s, 1, 3'600},
       {"session.idle_timeout_minutes", "MEDIADESK_SESSION_IDLE_TIMEOUT_MINUTES", &s.session.idle_timeout_minutes, 1,
        24 * 60},
       {"session.absolute_timeout_hours", "MEDIADESK_SESSION_ABSOLUTE_TIMEOUT_HOURS",
@@ -255,6 +261,8 @@ load_result load_settings(const std::optional<std::filesystem::path>& file,
                              "set either inbound.mailgun_signing_key or inbound.mailgun_signing_key_file, not both"});
   if (s.mail.transport != "maildir" && s.mail.transport != "smtp")
     result.errors.push_back({"mail.transport", "must be maildir or smtp"});
+  if (s.offers.release_contact != "on_accept" && s.offers.release_contact != "after_approval")
+    result.errors.push_back({"offers.release_contact", "must be on_accept or after_approval"});
   if (s.mail.transport == "smtp" && !s.mail.smtp_url.starts_with("smtp://") && !s.mail.smtp_url.starts_with("smtps://"))
     result.errors.push_back({"mail.smtp_url", "with mail.transport = smtp, must be an smtp:// or smtps:// URL"});
   if (!s.redis.url.starts_with("redis://") && !s.redis.url.starts_with("unix://"))

@@ -107,6 +107,14 @@ struct retention_settings {
 
 // Consents coming to an end: staff are reminded this many days before (0: no reminders), by
 // email to staff_address when it is set, and on the dashboard.
+// Offers to partners: how long the link is valid, and when the journalist's contact details go
+// to a partner who accepts.
+struct offers_settings {
+  std::int64_t default_expiry_minutes = 240;  // without a deadline, or when it is further away
+  std::int64_t deadline_margin_minutes = 30;  // a link expires this long before the journalist's deadline
+  std::string release_contact = "on_accept";  // on_accept | after_approval (staff release it)
+};
+
 struct consent_settings {
   std::int64_t reminder_days = 14;
   std::string staff_address;
@@ -127,6 +135,8 @@ struct keys_settings {
   std::string master_key;  // prefer master_key_file or MEDIADESK_MASTER_KEY
   std::string master_key_file;
   std::int64_t current_key_id = 1;
+  // How often serve and worker look for a newer key id in key_checks (`mediadesk keys rotate`).
+  std::int64_t refresh_s = 5;
 };
 
 struct session_settings {
@@ -151,6 +161,7 @@ struct settings {
   worker_settings worker;
   retention_settings retention;
   consent_settings consent;
+  offers_settings offers;
   triage_settings triage;
   webhook_settings webhook;
   keys_settings keys;

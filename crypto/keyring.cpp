@@ -28,7 +28,7 @@ std::string trimmed(std::string_view s) {
 keyring::keyring(std::string master_key, std::uint32_t current_key_id)
     : master_key_(std::move(master_key)), current_key_id_(current_key_id) {
   if (master_key_.size() != crypto_kdf_KEYBYTES) throw std::invalid_argument("master key must be 32 bytes");
-  if (current_key_id_ == 0) throw std::invalid_argument("key ids start at 1");
+  if (current_key_id == 0) throw std::invalid_argument("key ids start at 1");
   sodium_mlock(master_key_.data(), master_key_.size());
 }
 
@@ -117,9 +117,19 @@ std::string random_nonce() { return random_bytes(crypto_aead_xchacha20poly1305_i
 
 }  // namespace
 
+bool keyring::use_key_id(std::uint32_t key_id) {
+  if (key_id == 0) throw std::invalid_argument("key ids start at 1");
+  auto current = current_key_id_.load(std::memory_order_acquire);
+  while (current < key_id)
+    if (current_key_id_.compare_exchange_weak(current, key_id, std::memory_order_acq_rel)) return true;
+  return false;
+}
+
 std::string keyring::seal(std::string_view plaintext, std::string_view bound_to) const {
-  auto key = derive(current_key_id_, seal_context);
-  auto out = detail::seal_envelope(key, std::string(1, static_cast<char>(envelope_v1)) + big_endian(current_key_id_, 4),
+  // One load: a rotation between deriving the key and writing the header must not mix ids.
+  auto key_id = current_key_id();
+  auto key = derive(key_id, seal_context);
+  auto out = detail::seal_envelope(key, std::string(1, static_cast<char>(envelope_v1)) + big_endian(key_id, 4),
                                    random_nonce(), plaintext, bound_to);
   sodium_memzero(key.data(), key.size());
   return out;

@@ -3,6 +3,7 @@
 // envelope whose associated data binds the ciphertext to where it is stored (table.column:row),
 // so a sealed value copied to another row or column does not open.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@ namespace md::crypto {
 class keyring {
  public:
   // master_key: 32 raw bytes. current_key_id: the id new seals use (rotation raises it).
+  // Every key id opens: each is derived from the master key, so old values keep opening.
   keyring(std::string master_key, std::uint32_t current_key_id = 1);
   ~keyring();
   keyring(const keyring&) = delete;
@@ -33,7 +35,11 @@ class keyring {
   // domain separates uses ("journalist.email", "user.email") so equal values differ across them.
   std::string blind_index(std::string_view domain, std::string_view normalised_value) const;
 
-  std::uint32_t current_key_id() const { return current_key_id_; }
+  std::uint32_t current_key_id() const { return current_key_id_.load(std::memory_order_acquire); }
+  // Key rotation: new seals use key_id from now on, in every thread. Only ever raises the id
+  // (a process that saw a newer id never goes back to sealing under an older one); returns
+  // whether it changed. Throws std::invalid_argument for 0.
+  bool use_key_id(std::uint32_t key_id);
   // The derived sealing key for a key id: exposed for the known-answer tests.
   std::string sealing_key(std::uint32_t key_id) const { return derive(key_id, "mdseal01"); }
 
@@ -41,7 +47,7 @@ class keyring {
   std::string derive(std::uint64_t subkey_id, const char (&context)[9]) const;
 
   std::string master_key_;
-  std::uint32_t current_key_id_;
+  std::atomic<std::uint32_t> current_key_id_;  // read once per seal: header and key always agree
 };
 
 // One person's data key (crypto-shredding): everything personal about that person is sealed

@@ -54,7 +54,24 @@ json::object case_detail_json(const store::case_detail& d) {
     timeline.push_back(json::object{{"at", e.at}, {"actor", e.actor}, {"kind", e.kind},
                                     {"data", parsed_or(e.data_json, json::object{})}});
   out["timeline"] = std::move(timeline);
-  out["offers"] = json::array{};  // filled by the matching and offers issue
+  json::array offers;
+  for (auto& o : d.offers)
+    offers.push_back(json::object{
+        {"id", o.id},
+        {"state", o.state},
+        {"partner", json::object{{"id", o.partner_id}, {"name", o.partner_name}}},
+        {"spokesperson", o.spokesperson_id ? json::value(json::object{{"id", *o.spokesperson_id},
+                                                                      {"alias", o.spokesperson_alias.value_or("")}})
+                                           : json::value(nullptr)},
+        {"score", o.score ? json::value(*o.score) : json::value(nullptr)},
+        {"created_by", o.created_by},
+        {"created_at", o.created_at},
+        {"expires_at", o.expires_at},
+        {"responded_at", optional_json(o.responded_at)},
+        {"closed_reason", optional_json(o.withdrawn_reason)},
+        {"decline_reason_given", o.has_decline_reason}});
+  out["offers"] = std::move(offers);
+  out["waterfall"] = d.waterfall;
   return out;
 }
 

@@ -15,11 +15,13 @@
 #include "mail/auto_reply.hpp"
 #include "mail/message.hpp"
 #include "mail/outbound.hpp"
+#include "server/offer_service.hpp"
 #include "queue/outbox.hpp"
 #include "intake/webhook.hpp"
 #include "queue/intake_consumer.hpp"
 #include "routing/triage.hpp"
 #include "store/case_store.hpp"
+#include "store/offer_store.hpp"
 #include "store/retention_store.hpp"
 #include "store/user_store.hpp"
 
@@ -266,7 +268,8 @@ void intake_worker::run(const std::atomic<bool>& stop) {
         f.from_name = config_.mail.from_name;
         f.from_address = config_.mail.from_address;
         f.to_address = config_.consent.staff_address;
-        f.subject = fmt::format("Consent expiring soon: {} spokesperson{}", due.size(), due.size() == 1 ? "" : "s");
+        f.subject = due.size() == 1 ? std::string{"Consent expiring soon: 1 spokesperson"}
+                                    : fmt::format("Consent expiring soon: {} spokespeople", due.size());
         f.body_text = mail::consent_reminder_text(lines, config_.public_base_url());
         f.message_id = mail::make_message_id(mail::domain_of(config_.mail.from_address));
         f.auto_reply = true;
@@ -284,6 +287,31 @@ void intake_worker::run(const std::atomic<bool>& stop) {
       });
     });
     if (!reminded.empty()) spdlog::info("staff reminded of {} consent(s) expiring soon", reminded.size());
+  };
+
+  // Offers past their time expire (and, with the case's waterfall on, the next candidate is
+  // offered); partners hear of every withdrawn offer. Mail is queued inside the transaction.
+  auto offer_rounds = [&] {
+    if (!outbox)
+      outbox.emplace(queue::parse_redis_url(config_.redis.url), std::chrono::milliseconds(config_.redis.timeout_ms));
+    offer_deps deps{config_, keys_, taxonomy_.current(), keys};
+    try {
+      auto counts = database_.with([&](store::pg_connection& c) {
+        return c.transaction([&](store::pg_connection& tx) {
+          auto at = now();
+          auto expired = store::expire_due_offers(tx, at);
+          for (auto& e : expired) after_close(tx, *outbox, deps, e, at);
+          auto withdrawn = store::take_withdrawal_notices(tx);
+          for (auto& w : withdrawn) tell_partner_withdrawn(tx, *outbox, deps, w);
+          return std::pair{expired.size(), withdrawn.size()};
+        });
+      });
+      if (counts.first > 0) spdlog::info("{} offer(s) expired", counts.first);
+      if (counts.second > 0) spdlog::info("{} partner(s) told of a withdrawn offer", counts.second);
+    } catch (const unavailable_error&) {
+      outbox.reset();
+      throw;
+    }
   };
 
   auto housekeeping = [&] {
@@ -379,6 +407,7 @@ void intake_worker::run(const std::atomic<bool>& stop) {
       if (std::chrono::steady_clock::now() - last_escalation >= escalation_every) {
         last_escalation = std::chrono::steady_clock::now();
         escalate();
+        offer_rounds();
       }
       if (std::chrono::steady_clock::now() - last_housekeeping >= housekeeping_every) {
         last_housekeeping = std::chrono::steady_clock::now();

@@ -16,9 +16,11 @@
 #include "queue/append.hpp"
 #include "server/demo.hpp"
 #include "server/logging.hpp"
+#include "server/match_command.hpp"
 #include "server/registry_import_command.hpp"
 #include "server/service_host.hpp"
 #include "server/triage_service.hpp"
+#include "store/key_rotation.hpp"
 #include "store/migrations.hpp"
 #include "store/user_store.hpp"
 
@@ -183,6 +185,14 @@ int main(int argc, char** argv) {
   auto* keys = app.add_subcommand("keys", "Key management");
   keys->require_subcommand(1);
   auto* keys_generate = keys->add_subcommand("generate", "Print a new random master key (64 hex digits)");
+  int rotate_wait_seconds = -1;  // -1: 2 × keys.refresh_s + 1, known once the config is loaded
+  auto* keys_rotate = keys->add_subcommand(
+      "rotate", "Seal under a new key id from now on and re-seal everything under older ids (services keep running)");
+  keys_rotate
+      ->add_option("--wait-seconds", rotate_wait_seconds,
+                   "time for running serve and worker processes to start sealing under the new id before the sweep "
+                   "(default: 2 x keys.refresh_s + 1)")
+      ->check(CLI::Range(0, 3600));
 
   std::string mailgate_sender;
   auto* mailgate = app.add_subcommand(
@@ -203,6 +213,13 @@ int main(int argc, char** argv) {
   std::string triage_now;
   auto* triage = app.add_subcommand("triage", "Triage one request (RFC 5322 message or plain text) from stdin; print JSON");
   triage->add_option("--now", triage_now, "reference time, ISO-8601 (default: the message's Date header, else the clock)");
+
+  server::match_command_flags match_flags;
+  auto* match_cmd = app.add_subcommand(
+      "match", "Triage one request from stdin and print its matches as JSON (registry from the database, or CSV files)");
+  match_cmd->add_option("--now", match_flags.now, "reference time, ISO-8601 (default: the message's Date header, else the clock)");
+  match_cmd->add_option("--partners", match_flags.partners_file, "partners CSV (with --spokespeople: no database needed)");
+  match_cmd->add_option("--spokespeople", match_flags.spokespeople_file, "spokespeople CSV (with --partners)");
 
   auto* config_cmd = app.add_subcommand("config", "Check or describe the configuration");
   config_cmd->require_subcommand(1);
@@ -239,6 +256,24 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*triage) return run_triage(*config, triage_now);
+    if (*match_cmd) return server::run_match(*config, match_flags, std::cin, std::cout, std::cerr);
+    if (*keys_rotate) {
+      // Register the new id, give running processes time to adopt it (they look every
+      // keys.refresh_s), then re-seal what is still under older ids. Output: one line per column.
+      auto keyring = server::load_keyring(*config);
+      auto c = connect_database(*config);
+      auto key_id = store::register_key_id(c, *keyring);
+      auto wait = std::chrono::seconds(rotate_wait_seconds >= 0 ? rotate_wait_seconds : 2 * config->keys.refresh_s + 1);
+      spdlog::info("key id {} registered; waiting {} s for running processes to seal under it", key_id, wait.count());
+      std::this_thread::sleep_for(wait);
+      auto summary = store::reseal_stale_values(c, *keyring, key_id);
+      for (auto& column : summary.columns) std::cout << fmt::format("{}: {} re-sealed\n", column.name, column.resealed);
+      if (summary.unopenable_outbound > 0)
+        spdlog::warn("{} outbound message(s) stored before their Message-ID was kept cannot be opened: left as they are",
+                     summary.unopenable_outbound);
+      std::cout << fmt::format("key id {} is current; {} values re-sealed\n", key_id, summary.total());
+      return 0;
+    }
     if (*import_cmd) {
       auto kind = *import_partners ? server::import_kind::partners : server::import_kind::spokespeople;
       auto keyring = server::load_keyring(*config);

@@ -429,7 +429,16 @@ awaitable<http_response> handle_list_reveals(app_context& app, request_context& 
     if (!t) co_return field_error_response({"before", "before must be an ISO 8601 time"});
     before = format_iso8601(*t);  // UTC with Z: PostgreSQL reads it the same whatever its time zone
   }
-  auto entries_work = [&app, before](store::pg_connection& c) { return store::list_reveals(c, app.keys, 200, before); };
+  std::optional<std::string> before_id;
+  if (auto& b = params["before_id"]; !b.empty()) {
+    if (b.size() > 64 || b.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+                             std::string::npos)
+      co_return field_error_response({"before_id", "before_id must be the id of an audit entry"});
+    before_id = b;
+  }
+  auto entries_work = [&app, before, before_id](store::pg_connection& c) {
+    return store::list_reveals(c, app.keys, 200, before, before_id);
+  };
   auto entries = co_await in_database(app, std::move(entries_work));
   json::array out;
   for (auto& e : entries)

@@ -3,62 +3,16 @@
 #include <boost/json/parse.hpp>
 
 #include "core/case_ref.hpp"
-#include "intake/webhook.hpp"
-#include "mail/message.hpp"
-#include "mail/outbound.hpp"
-#include "queue/outbox.hpp"
 #include "server/app.hpp"
 #include "server/auth.hpp"
+#include "server/case_mail.hpp"
 #include "server/http_util.hpp"
-#include "store/outbound_store.hpp"
 
 namespace md::server {
 namespace json = boost::json;
 namespace {
 
 constexpr std::size_t max_reply_characters = 20'000;
-
-// Who to write to and what to thread on, from the case's stored request.
-struct correspondent {
-  std::string address, name, subject, message_id;
-  std::vector<std::string> references;
-};
-
-std::string string_at(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_string() ? std::string{it->value().get_string()} : std::string{};
-}
-
-std::optional<correspondent> correspondent_of(const store::case_document& doc) {
-  correspondent c;
-  if (doc.source == "email") {
-    auto m = mail::parse_message(doc.document);
-    if (!m.parsed) return std::nullopt;
-    // Mail clients answer Reply-To when there is one; so do we.
-    c.address = m.reply_to_address.empty() ? m.from_address : m.reply_to_address;
-    c.name = m.from_name;
-    c.subject = m.subject;
-    c.message_id = m.message_id;
-    c.references = m.references;
-  } else {
-    json::error_code ec;
-    auto value = json::parse(doc.document, ec);
-    if (ec || !value.is_object()) return std::nullopt;
-    auto& o = value.as_object();
-    if (auto it = o.find("journalist"); it != o.end() && it->value().is_object()) {
-      c.address = string_at(it->value().as_object(), "email");
-      c.name = string_at(it->value().as_object(), "name");
-    }
-    c.subject = string_at(o, "subject");
-  }
-  if (c.address.empty() || !intake::plausible_email(c.address)) return std::nullopt;
-  return c;
-}
-
-std::size_t code_points(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
-}
 
 struct queued {
   std::string message_id;
@@ -96,31 +50,12 @@ awaitable<http_response> handle_reply(app_context& app, request_context& ctx) {
         if (!doc) return unknown_case{};
         auto to = correspondent_of(*doc);
         if (!to) return no_address{};
-        auto& mail_config = app.config.mail;
-        mail::outbound_fields f;
-        f.from_name = mail_config.from_name;
-        f.from_address = mail_config.from_address;
-        f.to_name = to->name;
-        f.to_address = to->address;
-        f.subject = mail::reply_subject(to->subject, ref);
-        f.body_text = text;
-        f.message_id = mail::make_message_id(mail::domain_of(mail_config.from_address));
-        f.in_reply_to = to->message_id;
-        f.references = to->references;  // build_message adds In-Reply-To after them
-        f.case_ref = ref;
-        queue::outbound_mail m{queue::new_outbox_id(),
-                               mail_config.from_address,
-                               {to->address},
-                               mail::build_message(f, now()),
-                               "reply",
-                               ref};
-        store::store_outbound_message(
-            tx, app.keys,
-            {ref, f.message_id, "reply", m.message, actor, "reply_sent", static_cast<std::int64_t>(code_points(text))});
         // Queued inside the transaction: if Redis refuses, nothing is recorded (503); the
         // commit failing after the append is the one case where a reply goes out unrecorded.
-        app.redis.with([&](queue::redis_connection& rc) { queue::enqueue_mail(rc, app.redis_keys, app.keys, m); });
-        return queued{f.message_id};
+        return app.redis.with([&](queue::redis_connection& rc) {
+          return queued{write_to_journalist(tx, rc, {app.config, app.keys, app.redis_keys}, ref, *to, text, "reply",
+                                            actor, "reply_sent")};
+        });
       });
     });
   };

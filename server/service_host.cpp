@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "server/intake_worker.hpp"
 #include "server/mail_sender.hpp"
+#include "store/key_rotation.hpp"
 #include "store/migrations.hpp"
 
 namespace md::server {
@@ -54,11 +55,13 @@ void service_host::start() {
     database_->with([&](store::pg_connection& c) {
       if (!store::schema_is_current(c))
         throw std::runtime_error("the database schema is not current: run `mediadesk migrate` first");
-      store::verify_master_key(c, *keys_);
+      store::verify_master_key(c, *keys_);  // after a rotation, raises the key id to the newest
     });
+    spdlog::info("sealing under key id {}", keys_->current_key_id());
   } catch (const unavailable_error& e) {
     spdlog::warn("cannot check the database at start ({}); going on", e.what());
   }
+  start_key_refresh();
   if (roles_.serve) {
     http_limits limits;
     limits.header_limit = static_cast<std::size_t>(config_.http.header_limit_bytes);
@@ -135,9 +138,51 @@ std::optional<tcp::endpoint> service_host::http_endpoint() const {
   return server_->local_endpoint();
 }
 
+// `mediadesk keys rotate` registers a new key id, waits 2 × keys.refresh_s + 1 seconds, then
+// re-seals what is under older ids: every running process must seal under the new id by then.
+// A database that is down only delays this; a newer id this master key cannot open is logged
+// and never used (values sealed under it could never be opened again).
+void service_host::start_key_refresh() {
+  key_refresh_thread_ = std::thread([this] {
+    const auto interval = std::chrono::seconds(config_.keys.refresh_s);
+    // Its own connection with short timeouts: the pool is sized for the handlers and workers,
+    // and shutdown() joins this thread, so no call here may take long.
+    const store::pg_options options{config_.database.url, std::chrono::seconds(2), std::chrono::milliseconds(1000)};
+    std::unique_ptr<store::pg_connection> connection;
+    std::string last_problem;  // logged once, not every interval
+    std::unique_lock lock(key_refresh_mutex_);
+    while (!key_refresh_wake_.wait_for(lock, interval, [this] { return stop_key_refresh_; })) {
+      lock.unlock();
+      try {
+        if (!connection || connection->broken()) connection = std::make_unique<store::pg_connection>(options);
+        if (auto key_id = store::adopt_newest_key_id(*connection, *keys_))
+          spdlog::info("sealing under key id {}", *key_id);
+        last_problem.clear();
+      } catch (const unavailable_error& e) {
+        if (last_problem != e.what()) spdlog::warn("cannot look for a newer key id now: {}", e.what());
+        last_problem = e.what();
+      } catch (const std::exception& e) {
+        if (last_problem != e.what()) spdlog::error("{}", e.what());
+        last_problem = e.what();
+      }
+      lock.lock();
+    }
+  });
+}
+
+void service_host::stop_key_refresh() {
+  {
+    std::lock_guard lock(key_refresh_mutex_);
+    stop_key_refresh_ = true;
+  }
+  key_refresh_wake_.notify_all();
+  if (key_refresh_thread_.joinable()) key_refresh_thread_.join();
+}
+
 void service_host::shutdown() {
   if (stopped_) return;
   stopped_ = true;
+  stop_key_refresh();  // first: at most one short query in flight
   if (server_) server_->begin_shutdown();
   if (smtp_) smtp_->begin_shutdown();  // SMTP sessions finish their current transaction
   auto open = [this] {

@@ -1,10 +1,13 @@
 // Runs the serve role (HTTP, and SMTP/LMTP when configured), the worker role (intake workers), or both in one process (demo),
 // from one settings value; owns their shared parts and shuts them down in order: stop
 // accepting, let in-flight requests finish, close the Redis appender, stop the workers.
+// Every keys.refresh_s it adopts a newer key id from key_checks (`mediadesk keys rotate`).
 #pragma once
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -46,6 +49,8 @@ class service_host {
 
  private:
   void start_smtp();
+  void start_key_refresh();
+  void stop_key_refresh();
   const settings& config_;
   roles roles_;
   std::unique_ptr<crypto::keyring> keys_;
@@ -62,6 +67,12 @@ class service_host {
   std::unique_ptr<smtp_server> smtp_;  // SMTP/LMTP listeners, when configured
   std::vector<std::thread> io_threads_, worker_threads_;
   std::atomic<bool> stop_workers_{false};
+  // The key id refresher: one small thread with its own short-timeout connection, so that it
+  // never waits for the pool and shutdown never waits for it longer than one short query.
+  std::thread key_refresh_thread_;
+  std::mutex key_refresh_mutex_;
+  std::condition_variable key_refresh_wake_;
+  bool stop_key_refresh_ = false;
   bool stopped_ = false;
 };
 

@@ -5,16 +5,13 @@
 
 #include "core/embedded_file.hpp"
 #include "server/app.hpp"
+#include "server/html_page.hpp"
 #include "server/http_util.hpp"
 
 std::span<const md::embedded_file> embedded_web_assets();
 
 namespace md::server {
 namespace {
-
-constexpr std::string_view content_security_policy =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 std::string_view content_type_for(std::string_view name) {
   auto ends = [&](std::string_view s) { return name.ends_with(s); };

@@ -282,10 +282,60 @@ ORDER BY id DESC LIMIT $3)sql",
   return page;
 }
 
+status_change_result change_case_status(pg_connection& tx, std::string_view ref, case_status to, std::string_view actor) {
+  auto r = tx.exec("SELECT id, status FROM cases WHERE ref = $1 FOR UPDATE", {text(ref)});
+  if (r.rows() == 0) return {};
+  status_change_result out{status_change::changed, std::string{r.get(0, 1)}, r.get_int(0, 0)};
+  auto from = parse_case_status(out.from);
+  if (from == to) {
+    out.outcome = status_change::unchanged;
+    return out;
+  }
+  if (!from || !transition_allowed(*from, to)) {
+    out.outcome = status_change::not_allowed;
+    return out;
+  }
+  tx.exec("UPDATE cases SET status = $2, updated_at = now() WHERE id = $1", {number(out.case_id), text(to_string(to))});
+  tx.exec(insert_event_sql, {number(out.case_id), text(actor), text("status_changed"),
+                             text(fmt::format(R"({{"from":"{}","to":"{}"}})", out.from, to_string(to)))});
+  return out;
+}
+
+std::vector<offer_summary> list_case_offers(pg_connection& c, std::int64_t case_id) {
+  auto r = c.exec(R"sql(
+SELECT o.id, o.partner_id, p.name, o.spokesperson_id, s.alias, o.state, o.created_by,
+       to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       to_char(o.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       to_char(o.responded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), o.withdrawn_reason,
+       o.decline_reason_sealed IS NOT NULL, o.score
+FROM offers o JOIN partners p ON p.id = o.partner_id LEFT JOIN spokespeople s ON s.id = o.spokesperson_id
+WHERE o.case_id = $1 ORDER BY o.id)sql",
+                  {number(case_id)});
+  std::vector<offer_summary> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    offer_summary o;
+    o.id = r.get_int(i, 0);
+    o.partner_id = r.get_int(i, 1);
+    o.partner_name = r.get(i, 2);
+    if (!r.is_null(i, 3)) o.spokesperson_id = r.get_int(i, 3);
+    o.spokesperson_alias = r.get_optional(i, 4);
+    o.state = r.get(i, 5);
+    o.created_by = r.get(i, 6);
+    o.created_at = r.get(i, 7);
+    o.expires_at = r.get(i, 8);
+    o.responded_at = r.get_optional(i, 9);
+    o.withdrawn_reason = r.get_optional(i, 10);
+    o.has_decline_reason = r.get_bool(i, 11);
+    if (!r.is_null(i, 12)) o.score = std::stod(std::string{r.get(i, 12)});
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 std::optional<case_detail> find_case(pg_connection& c, std::string_view ref) {
   auto r = c.exec(fmt::format("SELECT id, intake_id, triage_explain::text, "
                               "to_char(personal_data_purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-                              "{} FROM cases WHERE ref = $1",
+                              "waterfall, {} FROM cases WHERE ref = $1",
                               summary_columns),
                   {text(ref)});
   if (r.rows() == 0) return std::nullopt;
@@ -293,7 +343,9 @@ std::optional<case_detail> find_case(pg_connection& c, std::string_view ref) {
   d.intake_id = r.get_optional(0, 1);
   d.triage_explain_json = r.get(0, 2);
   d.personal_data_purged_at = r.get_optional(0, 3);
-  d.summary = read_summary(r, 0, 4);
+  d.waterfall = r.get_bool(0, 4);
+  d.summary = read_summary(r, 0, 5);
+  d.offers = list_case_offers(c, r.get_int(0, 0));
   auto events = c.exec(R"sql(
 SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), actor, kind, data::text
 FROM case_events WHERE case_id = $1 ORDER BY id)sql",

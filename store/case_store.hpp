@@ -39,8 +39,23 @@ struct timeline_event {
   std::string data_json;  // a JSON object, non-personal
 };
 
+// An offer as staff see it: who it went to (partner name, spokesperson alias) and its state.
+struct offer_summary {
+  std::int64_t id = 0, partner_id = 0;
+  std::string partner_name;
+  std::optional<std::int64_t> spokesperson_id;
+  std::optional<std::string> spokesperson_alias;
+  std::string state;  // sent | accepted | declined | expired | withdrawn
+  std::string created_by, created_at, expires_at;
+  std::optional<std::string> responded_at, withdrawn_reason;
+  bool has_decline_reason = false;
+  std::optional<double> score;
+};
+
 struct case_detail {
   case_summary summary;
+  std::vector<offer_summary> offers;  // oldest first
+  bool waterfall = false;             // offers go down the ranked list automatically
   std::optional<std::string> intake_id;
   std::optional<std::string> personal_data_purged_at;  // erased or past retention: the request is gone
   std::string triage_explain_json = "[]";
@@ -158,7 +173,18 @@ struct failed_intake {
 // Records a dead-lettered intake as failed (unless it was processed meanwhile).
 void store_failed_intake(pg_connection& c, const failed_intake& f);
 
+// Staff move a case along its lifecycle (core/case_status: which moves are allowed), with a
+// `status_changed` event {from, to}, in the caller's transaction.
+enum class status_change { changed, unchanged, not_allowed, unknown_case };
+struct status_change_result {
+  status_change outcome = status_change::unknown_case;
+  std::string from;  // the status before
+  std::int64_t case_id = 0;
+};
+status_change_result change_case_status(pg_connection& tx, std::string_view ref, case_status to, std::string_view actor);
+
 case_page list_cases(pg_connection& c, const case_filter& filter);
+std::vector<offer_summary> list_case_offers(pg_connection& c, std::int64_t case_id);
 std::optional<case_detail> find_case(pg_connection& c, std::string_view ref);
 
 struct intake_state {

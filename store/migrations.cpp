@@ -38,16 +38,22 @@ bool schema_is_current(pg_connection& c) {
   return r.get_int(0, 0) >= latest_migration_version();
 }
 
-void verify_master_key(pg_connection& c, const crypto::keyring& keys) {
-  constexpr std::string_view known = "mediadesk key check";
-  auto key_id = static_cast<std::int64_t>(keys.current_key_id());
-  auto binding = fmt::format("key_checks.sealed:{}", key_id);
+std::string key_check_binding(std::uint32_t key_id) { return fmt::format("key_checks.sealed:{}", key_id); }
+
+void verify_master_key(pg_connection& c, crypto::keyring& keys) {
+  // After `mediadesk keys rotate`, the configured id (keys.current_key_id) is older than the
+  // database's newest: seal under the newest, or every restart would undo the rotation.
+  auto newest = c.exec("SELECT coalesce(max(key_id), 0) FROM key_checks").get_int(0, 0);
+  if (newest > 0 && newest > static_cast<std::int64_t>(keys.current_key_id()))
+    keys.use_key_id(static_cast<std::uint32_t>(newest));
+  auto key_id = keys.current_key_id();
   c.exec("INSERT INTO key_checks (key_id, sealed) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING",
-         {number(key_id), bytes(keys.seal(known, binding))});
-  auto rows = c.exec("SELECT key_id, sealed FROM key_checks");
+         {number(key_id), bytes(keys.seal(key_check_value, key_check_binding(key_id)))});
+  // Read back after the insert: a concurrent first start with another master key loses here.
+  auto rows = c.exec("SELECT key_id, sealed FROM key_checks ORDER BY key_id");
   for (int i = 0; i < rows.rows(); ++i) {
-    auto id = rows.get_int(i, 0);
-    if (keys.open(rows.get_bytes(i, 1), fmt::format("key_checks.sealed:{}", id)) != known)
+    auto id = static_cast<std::uint32_t>(rows.get_int(i, 0));
+    if (keys.open(rows.get_bytes(i, 1), key_check_binding(id)) != key_check_value)
       throw std::runtime_error(fmt::format(
           "the master key does not match this database (key id {} does not open): check keys.master_key", id));
   }

@@ -1,7 +1,9 @@
 // Versioned SQL migrations carried in the binary (store/migrations/NNN_name.sql), applied in
 // order, each in its own transaction, under an advisory lock so that concurrent starts are safe.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/keyring.hpp"
@@ -15,8 +17,14 @@ std::vector<std::string> migrate(pg_connection& c);
 int latest_migration_version();
 bool schema_is_current(pg_connection& c);
 
-// Checks the master key against the database: the first start records a sealed known value
-// for the current key id; later starts must open it. Throws std::runtime_error on a mismatch.
-void verify_master_key(pg_connection& c, const crypto::keyring& keys);
+// Checks the master key against the database: every key id in key_checks must open. Then keys
+// seals under the newest of its own id (keys.current_key_id) and the newest registered one, so a
+// process started after a rotation never goes back to an older id; that id's row is recorded if
+// it is new. Throws std::runtime_error on a mismatch.
+void verify_master_key(pg_connection& c, crypto::keyring& keys);
+
+// key_checks: one known value per key id, sealed under that id and bound to its row.
+inline constexpr std::string_view key_check_value = "mediadesk key check";
+std::string key_check_binding(std::uint32_t key_id);  // "key_checks.sealed:<id>"
 
 }  // namespace md::store

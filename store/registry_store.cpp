@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include "crypto/primitives.hpp"
+#include "store/offer_store.hpp"
 
 namespace md::store {
 namespace json = boost::json;
@@ -339,6 +340,7 @@ UPDATE consents SET evidence_sealed = NULL,
   withdrawn_at = coalesce(withdrawn_at, now())
 WHERE spokesperson_id = $1)sql",
           {number(id), text(actor)});
+  withdraw_offers_of(tx, id, std::nullopt, "the spokesperson's data was erased", actor);
   append_registry_event(tx, actor, fmt::format("spokesperson:{}", id), "spokesperson_erased");
   return true;
 }
@@ -405,6 +407,8 @@ bool withdraw_consent(pg_connection& tx, std::int64_t spokesperson_id, std::int6
       "withdrawn_at IS NULL",
       {number(consent_id), number(spokesperson_id), text(actor)});
   if (r.affected() == 0) return false;
+  // Withdrawal takes effect at once: an open offer relying on this consent is withdrawn with it.
+  withdraw_offers_of(tx, spokesperson_id, consent_id, "consent withdrawn", actor);
   append_registry_event(tx, actor, fmt::format("spokesperson:{}", spokesperson_id), "consent_withdrawn",
                         json::serialize(json::object{{"consent", consent_id}}));
   return true;
@@ -465,11 +469,15 @@ std::string record_reveal(pg_connection& tx, const crypto::keyring& keys, std::i
 }
 
 std::vector<reveal_entry> list_reveals(pg_connection& c, const crypto::keyring& keys, std::int64_t limit,
-                                       std::optional<std::string> before_at) {
+                                       std::optional<std::string> before_at, std::optional<std::string> before_id) {
+  // Keyset paging on (at, id): entries recorded in the same millisecond are neither repeated nor
+  // skipped (the times shown are cut to milliseconds, so `at` alone cannot page exactly).
   auto r = c.exec(fmt::format("SELECT id, {}, user_id, subject, fields, reason_sealed FROM reveal_audit "
-                              "WHERE $2::timestamptz IS NULL OR at < $2::timestamptz ORDER BY at DESC, id LIMIT $1",
+                              "WHERE ($2::timestamptz IS NULL OR at < $2::timestamptz) "
+                              "AND ($3::text IS NULL OR (at, id) < (SELECT at, id FROM reveal_audit WHERE id = $3)) "
+                              "ORDER BY at DESC, id DESC LIMIT $1",
                               iso("at")),
-                  {number(limit), optional_text(before_at)});
+                  {number(limit), optional_text(before_at), optional_text(before_id)});
   std::vector<reveal_entry> out;
   for (int i = 0; i < r.rows(); ++i) {
     std::string id{r.get(i, 0)};

@@ -169,8 +169,9 @@ struct reveal_entry {
   std::vector<std::string> fields;
   std::string reason;
 };
-// Newest first, at most limit, before the given id's time when paging.
+// Newest first, at most limit; when paging, only entries before the given time and/or before the
+// entry with the given id (the last one shown: exact even within one millisecond).
 std::vector<reveal_entry> list_reveals(pg_connection& c, const crypto::keyring& keys, std::int64_t limit,
-                                       std::optional<std::string> before_at);
+                                       std::optional<std::string> before_at, std::optional<std::string> before_id = {});
 
 }  // namespace md::store

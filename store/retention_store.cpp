@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "crypto/primitives.hpp"
+#include "store/offer_store.hpp"
 #include "store/outbound_store.hpp"
 #include "store/registry_store.hpp"
 
@@ -31,6 +32,8 @@ WITH purged AS (
   RETURNING 1
 ), ids AS (
   DELETE FROM case_message_ids WHERE case_id IN (SELECT id FROM purged)
+), reasons AS (
+  UPDATE offers SET decline_reason_sealed = NULL WHERE case_id IN (SELECT id FROM purged) AND decline_reason_sealed IS NOT NULL
 ), event AS (
   INSERT INTO case_events (case_id, actor, kind, data)
   SELECT id, $2, 'personal_data_purged', jsonb_build_object('reason', $3::text, 'messages', (SELECT count(*) FROM messages))
@@ -98,7 +101,10 @@ std::string_view to_string(purge_reason why) {
 
 bool purge_case_personal_data(pg_connection& tx, std::int64_t case_id, purge_reason why, std::string_view actor) {
   auto r = tx.exec(purge_case_sql, {number(case_id), text(actor), text(to_string(why))});
-  return r.get_int(0, 0) > 0;
+  if (r.get_int(0, 0) == 0) return false;
+  // Nothing can be passed on to a partner any more: open offers go (the worker tells them).
+  withdraw_case_offers(tx, case_id, "the journalist's details were erased", actor);
+  return true;
 }
 
 std::string journalist_subject(const crypto::keyring& keys, std::string_view email) {
@@ -148,6 +154,7 @@ journalist_erasure erase_journalist(pg_connection& tx, const crypto::keyring& ke
   for (int i = 0; i < cases.rows(); ++i) {
     auto r = tx.exec(purge_case_sql, {number(cases.get_int(i, 0)), text(actor), text(to_string(purge_reason::erasure))});
     if (r.get_int(0, 0) == 0) continue;
+    withdraw_case_offers(tx, cases.get_int(i, 0), "the journalist's details were erased", actor);
     out.refs.emplace_back(cases.get(i, 1));
     out.messages += r.get_int(0, 1);
   }
@@ -162,36 +169,35 @@ retention_sweep apply_retention(pg_connection& c, const retention_policy& policy
                                 std::int64_t batch_size) {
   retention_sweep sweep;
   auto at = text(format_iso8601(now));
-  // One class at a time, one short transaction per batch, until a batch comes back short.
-  auto run = [&](std::int64_t days, auto&& purge_batch) {
+  // One class at a time, one short transaction per batch, until a batch comes back short. Each
+  // batch that purged something records it (subject retention:<class>) in its own transaction.
+  auto run = [&](std::string_view data_class, std::int64_t days, auto&& purge_batch) {
     std::int64_t total = 0;
     if (days <= 0) return total;
     for (;;) {
-      auto purged = c.transaction([&](pg_connection& tx) { return purge_batch(tx, days); });
+      auto purged = c.transaction([&](pg_connection& tx) {
+        std::int64_t n = purge_batch(tx, days);
+        if (n > 0)
+          append_registry_event(tx, "system:retention", fmt::format("retention:{}", data_class), "purged",
+                                fmt::format(R"({{"count":{},"older_than_days":{}}})", n, days));
+        return n;
+      });
       total += purged;
       if (purged < batch_size) break;
     }
     return total;
   };
-  sweep.closed_cases = run(policy.closed_case_days, [&](pg_connection& tx, std::int64_t days) {
+  sweep.closed_cases = run("closed_case", policy.closed_case_days, [&](pg_connection& tx, std::int64_t days) {
     return purge_cases(tx, closed_cases_due_sql, {at, number(days), number(batch_size)}, purge_reason::closed_case);
   });
-  sweep.journalist_contacts = run(policy.journalist_contact_days, [&](pg_connection& tx, std::int64_t days) {
-    return purge_cases(tx, contacts_due_sql, {at, number(days), number(batch_size)}, purge_reason::journalist_contact);
-  });
-  sweep.consent_evidence = run(policy.consent_evidence_days, [&](pg_connection& tx, std::int64_t days) {
+  sweep.journalist_contacts =
+      run("journalist_contact", policy.journalist_contact_days, [&](pg_connection& tx, std::int64_t days) {
+        return purge_cases(tx, contacts_due_sql, {at, number(days), number(batch_size)},
+                           purge_reason::journalist_contact);
+      });
+  sweep.consent_evidence = run("consent_evidence", policy.consent_evidence_days, [&](pg_connection& tx, std::int64_t days) {
     return tx.exec(consent_evidence_due_sql, {at, number(days), number(batch_size)}).get_int(0, 0);
   });
-  auto record = [&](std::string_view data_class, std::int64_t count, std::int64_t days) {
-    if (count == 0) return;
-    c.transaction([&](pg_connection& tx) {
-      append_registry_event(tx, "system:retention", fmt::format("retention:{}", data_class), "purged",
-                            fmt::format(R"({{"count":{},"older_than_days":{}}})", count, days));
-    });
-  };
-  record("closed_case", sweep.closed_cases, policy.closed_case_days);
-  record("journalist_contact", sweep.journalist_contacts, policy.journalist_contact_days);
-  record("consent_evidence", sweep.consent_evidence, policy.consent_evidence_days);
   return sweep;
 }
 

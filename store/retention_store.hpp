@@ -63,8 +63,8 @@ struct retention_sweep {
   std::int64_t total() const { return closed_cases + journalist_contacts + consent_evidence; }
 };
 // Purges what the policy no longer allows, in short transactions of at most batch_size rows, safe
-// with several workers (rows locked SKIP LOCKED). Each class purged writes one registry event
-// (subject "retention:<class>") with its count.
+// with several workers (rows locked SKIP LOCKED). Each batch that purged something writes, in
+// its own transaction, a registry event (subject "retention:<class>") with its count.
 retention_sweep apply_retention(pg_connection& c, const retention_policy& policy, time_point now,
                                 std::int64_t batch_size = 200);
 

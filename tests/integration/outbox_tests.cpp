@@ -28,13 +28,6 @@ namespace {
 const queue::redis_keys keys{"md:"};
 constexpr const char* journalist = "sam.reporter@newsroom.example";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::size_t occurrences(const std::string& text, std::string_view needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;

@@ -308,9 +308,7 @@ namespace {
 // Runs `mediadesk mailgate` as an MTA's pipe transport does: the message on stdin, the
 // process environment from the stack. Returns {exit status, stdout}.
 std::pair<int, std::string> run_mailgate(test_stack& stack, const std::string& message, const std::string& args = "") {
-  std::string command = "env -i";
-  for (auto& [name, value] : stack.environment()) command += " " + name + "='" + value + "'";
-  command += fmt::format(" '{}' --config /dev/null mailgate {} 2>/dev/null", MEDIADESK_BINARY, args);
+  auto command = stack.cli_command() + fmt::format(" mailgate {} 2>/dev/null", args);
   auto r = run_command(command, message);
   return {r.status, r.out};
 }

@@ -30,37 +30,6 @@ std::string request_from(const std::string& name, const std::string& email, cons
                      name, email, text);
 }
 
-// Posts a request and waits for its case; returns the case ref.
-std::string open_case(test_stack& stack, http_client& admin, const std::string& body) {
-  auto r = stack.post_request(body);
-  REQUIRE(r.status == 202);
-  auto intake = stack.wait_for_intake(admin, json_string(r.body, "intake_id"));
-  REQUIRE(json_string(intake, "status") == "processed");
-  return json_string(intake, "case");
-}
-
-json::object object_of(const http_result& r) {
-  INFO(r.status << " " << r.body);
-  auto v = json::parse(r.body);
-  REQUIRE(v.is_object());
-  return v.as_object();
-}
-
-http_client logged_in(test_stack& stack, const std::string& email, const std::string& role) {
-  auto db = stack.database();
-  store::upsert_user(db, stack.keys(), email, crypto::hash_password("a long test password"), role);
-  auto c = stack.client();
-  REQUIRE(c.log_in(email, "a long test password").status == 200);
-  return c;
-}
-
-std::string file_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 TEST_CASE("a journalist's data: subject access export and erasure by email, case reveals audited", "[privacy]") {
@@ -68,13 +37,14 @@ TEST_CASE("a journalist's data: subject access export and erasure by email, case
   stack.start("serve", {{"MEDIADESK_MAIL_MAILDIR", (stack.home() / "mailbox").string()}});
   stack.start("worker", {{"MEDIADESK_MAIL_MAILDIR", (stack.home() / "mailbox").string()}});
   auto admin = stack.admin();
-  auto staff = logged_in(stack, "staff@example.org", "staff");
+  auto staff = logged_in_as(stack, "staff@example.org", "staff");
 
   const std::string email = "Noor.Haddad@paper.example";
-  auto first = open_case(stack, admin, request_from("Noor Haddad", email, "Looking for someone in a hotel in Kent"));
-  auto second = open_case(stack, admin,
-                          request_from("Noor Haddad", email, "A different story: family reunion visas, for a podcast"));
-  auto other = open_case(stack, admin, request_from("Ola Berg", "ola@radio.example", "Detention centres in Scotland"));
+  auto first = request_to_case(stack, admin, request_from("Noor Haddad", email, "Looking for someone in a hotel in Kent")).second;
+  auto second = request_to_case(stack, admin,
+                                request_from("Noor Haddad", email, "A different story: family reunion visas, for a podcast"))
+                    .second;
+  auto other = request_to_case(stack, admin, request_from("Ola Berg", "ola@radio.example", "Detention centres in Scotland")).second;
   REQUIRE(first != second);
 
   // A reveal goes into the reveal audit with its reason sealed; the timeline only points at it.
@@ -109,7 +79,7 @@ TEST_CASE("a journalist's data: subject access export and erasure by email, case
   // The export: both of Noor's cases (the address matched however it was written), nobody else's.
   auto exported = admin.request("POST", "/api/v1/journalists/export", body);
   REQUIRE(exported.status == 200);
-  auto cases = object_of(exported).at("journalist").at("cases").as_array();
+  auto cases = json_object_of(exported).at("journalist").at("cases").as_array();
   REQUIRE(cases.size() == 2);
   CHECK(cases[0].at("ref").as_string() == first);
   CHECK(cases[1].at("ref").as_string() == second);
@@ -124,10 +94,10 @@ TEST_CASE("a journalist's data: subject access export and erasure by email, case
   // Erasure: both cases lose every personal value; the cases stay, anonymous, for statistics.
   auto erased = admin.request("POST", "/api/v1/journalists/erase", body);
   REQUIRE(erased.status == 200);
-  auto erased_refs = object_of(erased).at("erased").at("cases").as_array();
+  auto erased_refs = json_object_of(erased).at("erased").at("cases").as_array();
   CHECK(erased_refs.size() == 2);
-  CHECK(object_of(erased).at("erased").at("messages") == 1);
-  auto after = object_of(admin.get("/api/v1/cases/" + first)).at("case").as_object();
+  CHECK(json_object_of(erased).at("erased").at("messages") == 1);
+  auto after = json_object_of(admin.get("/api/v1/cases/" + first)).at("case").as_object();
   CHECK(after.at("personal_data_purged_at").is_string());
   CHECK(after.at("outlet").at("name") == "The Guardian");  // triage fields stay
   CHECK(json::serialize(after.at("timeline")).find("personal_data_purged") != std::string::npos);
@@ -137,9 +107,20 @@ TEST_CASE("a journalist's data: subject access export and erasure by email, case
   CHECK(staff.request("POST", "/api/v1/cases/" + second + "/replies", R"({"body":"Hello again"})").status == 410);
   CHECK(admin.request("POST", "/api/v1/cases/" + second + "/retriage").status == 200);  // nothing left to triage: kept
   auto exported_again = admin.request("POST", "/api/v1/journalists/export", body);
-  CHECK(object_of(exported_again).at("journalist").at("cases").as_array().empty());
+  CHECK(json_object_of(exported_again).at("journalist").at("cases").as_array().empty());
   auto erased_again = admin.request("POST", "/api/v1/journalists/erase", body);
-  CHECK(object_of(erased_again).at("erased").at("cases").as_array().empty());
+  CHECK(json_object_of(erased_again).at("erased").at("cases").as_array().empty());
+
+  // The audit pages exactly by entry id: the next page starts right after the entry given.
+  auto all_reveals = json_object_of(admin.get("/api/v1/audit/reveals")).at("reveals").as_array();
+  REQUIRE(all_reveals.size() >= 4);
+  auto after_first = json_object_of(admin.get("/api/v1/audit/reveals?before_id=" +
+                                         std::string{all_reveals[0].at("id").as_string()}))
+                         .at("reveals")
+                         .as_array();
+  REQUIRE(after_first.size() == all_reveals.size() - 1);
+  for (std::size_t i = 0; i < after_first.size(); ++i) CHECK(after_first[i].at("id") == all_reveals[i + 1].at("id"));
+  CHECK(admin.get("/api/v1/audit/reveals?before_id=%3Bdrop").status == 400);
 
   // Other journalists are untouched.
   auto ola = staff.request("POST", "/api/v1/cases/" + other + "/reveal", R"({"reason":"follow up"})");
@@ -175,9 +156,9 @@ TEST_CASE("retention: the worker purges each data class after its period, record
   int worker = stack.start("worker", env);
   auto admin = stack.admin();
 
-  auto closed_long_ago = open_case(stack, admin, request_from("Ama Owusu", "ama@one.example", "Hotels in Kent"));
-  auto open_long_ago = open_case(stack, admin, request_from("Ben Lowe", "ben@two.example", "Visas for families"));
-  auto closed_recently = open_case(stack, admin, request_from("Cy Dale", "cy@three.example", "Detention in Scotland"));
+  auto closed_long_ago = request_to_case(stack, admin, request_from("Ama Owusu", "ama@one.example", "Hotels in Kent")).second;
+  auto open_long_ago = request_to_case(stack, admin, request_from("Ben Lowe", "ben@two.example", "Visas for families")).second;
+  auto closed_recently = request_to_case(stack, admin, request_from("Cy Dale", "cy@three.example", "Detention in Scotland")).second;
 
   // A spokesperson with three consents: one withdrawn four years ago, one ended last year (both
   // with evidence), and a live one that expires in five days.
@@ -185,7 +166,7 @@ TEST_CASE("retention: the worker purges each data class after its period, record
                               R"({"alias": "Speaker R", "full_name": "Rana Quiet-Name", "regions": ["newcastle"],
                                   "topics": ["asylum_process"], "languages": ["en"]})");
   REQUIRE(person.status == 201);
-  auto person_id = object_of(person).at("spokesperson").at("id").as_int64();
+  auto person_id = json_object_of(person).at("spokesperson").at("id").as_int64();
   auto consents_path = fmt::format("/api/v1/spokespeople/{}/consents", person_id);
   std::vector<std::int64_t> consent_ids;
   for (int i = 0; i < 3; ++i) {
@@ -193,7 +174,7 @@ TEST_CASE("retention: the worker purges each data class after its period, record
                            R"({"media": ["radio"], "identification": "first_name",
                                "evidence": "signed form kept by the partner"})");
     REQUIRE(c.status == 201);
-    consent_ids.push_back(object_of(c).at("consent").at("id").as_int64());
+    consent_ids.push_back(json_object_of(c).at("consent").at("id").as_int64());
   }
 
   {
@@ -255,7 +236,7 @@ TEST_CASE("retention: the worker purges each data class after its period, record
       [&] {
         if (!fs::exists(maildir / "new")) return false;
         for (auto& f : fs::directory_iterator(maildir / "new")) {
-          auto text = file_text(f.path());
+          auto text = read_file(f.path());
           if (text.find("consents@desk.example") != std::string::npos) reminder = text;
         }
         return !reminder.empty();
@@ -264,7 +245,7 @@ TEST_CASE("retention: the worker purges each data class after its period, record
   CHECK(reminder.find("Speaker R") != std::string::npos);
   CHECK(reminder.find(fmt::format("consent {}", consent_ids[2])) != std::string::npos);
   CHECK(reminder.find("Rana") == std::string::npos);
-  auto expiring = object_of(admin.get("/api/v1/consents/expiring?within_days=30"));
+  auto expiring = json_object_of(admin.get("/api/v1/consents/expiring?within_days=30"));
   auto& listed = expiring.at("consents").as_array();
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].at("consent_id") == consent_ids[2]);

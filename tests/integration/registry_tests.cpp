@@ -20,33 +20,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json::object object_of(const http_result& r) {
-  INFO(r.status << " " << r.body);
-  auto v = json::parse(r.body);
-  REQUIRE(v.is_object());
-  return v.as_object();
-}
-
-http_client logged_in(test_stack& stack, const std::string& email, const std::string& role) {
-  auto db = stack.database();
-  store::upsert_user(db, stack.keys(), email, crypto::hash_password("a long test password"), role);
-  auto c = stack.client();
-  REQUIRE(c.log_in(email, "a long test password").status == 200);
-  return c;
-}
-
-std::string file_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Every file under dir, concatenated (Redis's RDB and AOF files, the logs).
 std::string all_files(const fs::path& dir) {
   std::string out;
   for (auto& entry : fs::recursive_directory_iterator(dir))
-    if (entry.is_regular_file()) out += file_text(entry.path());
+    if (entry.is_regular_file()) out += read_file(entry.path());
   return out;
 }
 
@@ -59,15 +37,15 @@ const std::string partner_body = R"({"key": "north-refugee-forum", "name": "Nort
 
 TEST_CASE("registry: partners, spokespeople and consents, personal data only by a recorded reveal", "[registry]") {
   test_stack stack("registry");
-  auto serve = stack.start("serve");
+  stack.start("serve");
   auto admin = stack.admin();
-  auto staff = logged_in(stack, "staff@example.org", "staff");
-  auto viewer = logged_in(stack, "viewer@example.org", "viewer");
+  auto staff = logged_in_as(stack, "staff@example.org", "staff");
+  auto viewer = logged_in_as(stack, "viewer@example.org", "viewer");
 
   // A partner: its contact is personal, shown only as set / not set.
   auto created = staff.request("POST", "/api/v1/partners", partner_body);
   REQUIRE(created.status == 201);
-  auto partner = object_of(created).at("partner").as_object();
+  auto partner = json_object_of(created).at("partner").as_object();
   auto partner_id = partner.at("id").as_int64();
   CHECK(partner.at("name") == "North Refugee Forum");
   CHECK(partner.at("contact").as_object().at("email_set") == true);
@@ -82,14 +60,14 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   auto bad_email = staff.request("POST", "/api/v1/partners",
                                  R"({"key": "x1", "name": "X", "contact_email": "not-an-address-secret"})");
   CHECK(bad_email.status == 400);
-  CHECK(object_of(bad_email).at("field") == "contact_email");
+  CHECK(json_object_of(bad_email).at("field") == "contact_email");
   CHECK(bad_email.body.find("not-an-address-secret") == std::string::npos);
   auto bad_region = staff.request("POST", "/api/v1/partners",
                                   R"({"key": "x2", "name": "X", "contact_email": "a@b.example", "regions": ["atlantis"]})");
   CHECK(bad_region.status == 400);
-  CHECK(object_of(bad_region).at("field") == "regions");
-  CHECK(object_of(bad_region).at("error").as_string().find("atlantis") != std::string::npos);
-  CHECK(object_of(staff.get("/api/v1/partners")).at("partners").as_array().size() == 1);
+  CHECK(json_object_of(bad_region).at("field") == "regions");
+  CHECK(json_object_of(bad_region).at("error").as_string().find("atlantis") != std::string::npos);
+  CHECK(json_object_of(staff.get("/api/v1/partners")).at("partners").as_array().size() == 1);
 
   // A spokesperson of that partner, with a consent.
   auto person = staff.request("POST", "/api/v1/spokespeople", fmt::format(R"({{"partner_id": {}, "alias": "Speaker N1",
@@ -98,7 +76,7 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
     "topics": ["asylum_process"], "languages": ["ar", "en"], "max_per_month": 2}})",
                                                                           partner_id));
   REQUIRE(person.status == 201);
-  auto spokesperson = object_of(person).at("spokesperson").as_object();
+  auto spokesperson = json_object_of(person).at("spokesperson").as_object();
   auto person_id = spokesperson.at("id").as_int64();
   CHECK(spokesperson.at("alias") == "Speaker N1");
   CHECK(spokesperson.at("personal").as_object().at("phone_set") == true);
@@ -108,12 +86,12 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   auto consent = staff.request("POST", path + "/consents", R"({"media": ["radio", "print"], "identification": "first_name",
     "topics": ["asylum_process"], "expires_at": "2099-01-01T00:00:00Z", "evidence": "Signed form, witnessed by Jo"})");
   REQUIRE(consent.status == 201);
-  auto consent_id = object_of(consent).at("consent").as_object().at("id").as_int64();
-  CHECK(object_of(consent).at("consent").as_object().at("state") == "live");
+  auto consent_id = json_object_of(consent).at("consent").as_object().at("id").as_int64();
+  CHECK(json_object_of(consent).at("consent").as_object().at("state") == "live");
   CHECK(staff.request("POST", path + "/consents", R"({"media": ["fax"], "identification": "named"})").status == 400);
   CHECK(staff.request("POST", path + "/consents", R"({"media": ["tv"]})").status == 400);
 
-  auto shown = object_of(viewer.get(path)).at("spokesperson").as_object();
+  auto shown = json_object_of(viewer.get(path)).at("spokesperson").as_object();
   CHECK(shown.at("consents").as_array().size() == 1);
   CHECK(viewer.get(path).body.find("Amal") == std::string::npos);
 
@@ -122,14 +100,14 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   CHECK(viewer.request("POST", path + "/reveal", R"({"reason": "call about BBC request"})").status == 403);
   auto revealed = staff.request("POST", path + "/reveal", R"({"reason": "calling her about MD-2026-000001"})");
   REQUIRE(revealed.status == 200);
-  auto personal = object_of(revealed).at("personal").as_object();
+  auto personal = json_object_of(revealed).at("personal").as_object();
   CHECK(personal.at("full_name") == "Amal Haddad-Okonjo");
   CHECK(personal.at("phone") == "+447700900123");
   CHECK(personal.at("email") == "amal.ho@mail.example.net");
   auto contact = staff.request("POST", fmt::format("/api/v1/partners/{}/reveal", partner_id), R"({"reason": "offer"})");
-  CHECK(object_of(contact).at("contact").as_object().at("email") == "parveen.ql@forum.example.org");
+  CHECK(json_object_of(contact).at("contact").as_object().at("email") == "parveen.ql@forum.example.org");
   CHECK(staff.get("/api/v1/audit/reveals").status == 403);
-  auto audit = object_of(admin.get("/api/v1/audit/reveals")).at("reveals").as_array();
+  auto audit = json_object_of(admin.get("/api/v1/audit/reveals")).at("reveals").as_array();
   REQUIRE(audit.size() == 2);
   CHECK(audit[1].as_object().at("subject").as_string() == fmt::format("spokesperson:{}", person_id));
   CHECK(audit[1].as_object().at("reason") == "calling her about MD-2026-000001");
@@ -137,7 +115,7 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   // PATCH changes only what it names; personal fields stay unless given.
   auto patched = staff.request("PATCH", path, R"({"alias": "Speaker N1b", "max_per_month": null})");
   REQUIRE(patched.status == 200);
-  auto after = object_of(patched).at("spokesperson").as_object();
+  auto after = json_object_of(patched).at("spokesperson").as_object();
   CHECK(after.at("alias") == "Speaker N1b");
   CHECK(after.at("max_per_month").is_null());
   CHECK(after.at("personal").as_object().at("full_name_set") == true);
@@ -147,7 +125,7 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   // Withdrawal at once.
   auto withdrawn = staff.request("POST", fmt::format("{}/consents/{}/withdraw", path, consent_id));
   REQUIRE(withdrawn.status == 200);
-  CHECK(object_of(withdrawn).at("consent").as_object().at("state") == "withdrawn");
+  CHECK(json_object_of(withdrawn).at("consent").as_object().at("state") == "withdrawn");
   CHECK(staff.request("POST", fmt::format("/api/v1/spokespeople/{}/consents/{}/withdraw", person_id + 1, consent_id))
             .status == 404);
 
@@ -155,7 +133,7 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   CHECK(staff.request("POST", path + "/export", R"({"reason": "SAR received 27 Nov"})").status == 403);
   auto exported = admin.request("POST", path + "/export", R"({"reason": "SAR received 27 Nov"})");
   REQUIRE(exported.status == 200);
-  auto everything = object_of(exported);
+  auto everything = json_object_of(exported);
   CHECK(everything.at("spokesperson").as_object().at("full_name") == "Amal Haddad-Okonjo");
   CHECK(everything.at("consents").as_array().at(0).as_object().at("evidence") == "Signed form, witnessed by Jo");
   CHECK(everything.at("history").as_array().size() >= 3);  // created, updated, consent recorded, withdrawn
@@ -165,14 +143,14 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   REQUIRE(staff.request("POST", path + "/consents", R"({"media": ["tv"], "identification": "anonymous"})").status == 201);
   auto erased = admin.request("DELETE", path);
   REQUIRE(erased.status == 200);
-  auto gone = object_of(erased).at("spokesperson").as_object();
+  auto gone = json_object_of(erased).at("spokesperson").as_object();
   CHECK_FALSE(gone.at("erased_at").is_null());
   CHECK(gone.at("alias").as_string().starts_with("erased"));
   CHECK(gone.at("personal").as_object().at("full_name_set") == false);
   CHECK(admin.request("DELETE", path).status == 200);  // twice: nothing more to do
-  auto after_erasure = object_of(staff.request("POST", path + "/reveal", R"({"reason": "check"})")).at("personal");
+  auto after_erasure = json_object_of(staff.request("POST", path + "/reveal", R"({"reason": "check"})")).at("personal");
   CHECK(after_erasure.as_object().at("full_name").is_null());
-  auto erased_record = object_of(staff.get(path));
+  auto erased_record = json_object_of(staff.get(path));
   for (auto& c : erased_record.at("spokesperson").as_object().at("consents").as_array())
     CHECK(c.as_object().at("state") == "withdrawn");
   {
@@ -186,8 +164,8 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
   // Archiving a partner is for admins.
   CHECK(staff.request("DELETE", fmt::format("/api/v1/partners/{}", partner_id)).status == 403);
   CHECK(admin.request("DELETE", fmt::format("/api/v1/partners/{}", partner_id)).status == 200);
-  CHECK(object_of(staff.get("/api/v1/partners")).at("partners").as_array().empty());
-  CHECK(object_of(staff.get("/api/v1/partners?archived=true")).at("partners").as_array().size() == 1);
+  CHECK(json_object_of(staff.get("/api/v1/partners")).at("partners").as_array().empty());
+  CHECK(json_object_of(staff.get("/api/v1/partners?archived=true")).at("partners").as_array().size() == 1);
 
   // None of the seeded personal values in plaintext anywhere at rest.
   auto dump = run_command(fmt::format("/usr/lib/postgresql/15/bin/pg_dump '{}'", stack.database_url()));
@@ -202,14 +180,10 @@ TEST_CASE("registry: partners, spokespeople and consents, personal data only by 
 
 TEST_CASE("mediadesk import: the CSV contract, all or nothing, re-import updates by key", "[registry]") {
   test_stack stack("registry_import");
-  auto env = [&] {
-    std::string out = "env -i";
-    for (auto& [name, value] : stack.environment()) out += " " + name + "='" + value + "'";
-    return out;
-  }();
+  auto cli = stack.cli_command();
   // Its stdout, or with errors_only its stderr (where the problems go).
   auto import = [&](const std::string& kind, const fs::path& file, bool errors_only = false) {
-    return run_command(fmt::format("{} '{}' --config /dev/null import {} '{}' {}", env, MEDIADESK_BINARY, kind,
+    return run_command(fmt::format("{} import {} '{}' {}", cli, kind,
                                    file.string(), errors_only ? "2>&1 >/dev/null" : "2>/dev/null"));
   };
   const fs::path data = fs::path(MEDIADESK_SOURCE_DIR) / "config/demo";

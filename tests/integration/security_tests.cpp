@@ -27,13 +27,6 @@ std::vector<std::string> leaks_in(const std::string& text, const std::string& wh
   return found;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::vector<std::string> leaks_in_folder(const fs::path& dir) {
   std::vector<std::string> found;
   for (auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied))

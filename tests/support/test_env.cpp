@@ -1,8 +1,10 @@
 // Integration test support (see test_env.hpp).
 #include "support/test_env.hpp"
 
+#include <catch2/catch.hpp>
 #include <curl/curl.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,7 +134,11 @@ http_result http_client::request(const std::string& method, const std::string& p
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
   curl_slist* list = nullptr;
-  list = curl_slist_append(list, "Content-Type: application/json");
+  // JSON unless the caller names another Content-Type (forms).
+  bool own_type = std::any_of(headers.begin(), headers.end(), [](const std::string& h) {
+    return h.size() > 13 && strncasecmp(h.c_str(), "Content-Type:", 13) == 0;
+  });
+  if (!own_type) list = curl_slist_append(list, "Content-Type: application/json");
   list = curl_slist_append(list, "Expect:");
   if (!cookie_.empty()) list = curl_slist_append(list, ("Cookie: " + cookie_).c_str());
   if (!csrf_.empty() && method != "GET") list = curl_slist_append(list, ("X-CSRF-Token: " + csrf_).c_str());
@@ -275,6 +281,46 @@ store::pg_connection test_stack::database() const {
 
 queue::redis_connection test_stack::redis() const {
   return queue::redis_connection(queue::parse_redis_url(redis_->url()), std::chrono::milliseconds(2000));
+}
+
+std::string test_stack::cli_command(const std::map<std::string, std::string>& extra) const {
+  std::string out = "env -i";
+  for (auto& [name, value] : environment(extra)) out += " " + name + "='" + value + "'";
+  return fmt::format("{} '{}' --config /dev/null", out, MEDIADESK_BINARY);
+}
+
+std::pair<std::string, std::string> request_to_case(test_stack& stack, http_client& admin, const std::string& json) {
+  auto r = stack.post_request(json);
+  REQUIRE(r.status == 202);
+  auto intake_id = json_string(r.body, "intake_id");
+  auto intake = stack.wait_for_intake(admin, intake_id);
+  REQUIRE(json_string(intake, "status") == "processed");
+  return {intake_id, json_string(intake, "case")};
+}
+
+boost::json::object json_object_of(const http_result& r) {
+  namespace json = boost::json;
+  INFO(r.status << " " << r.body);
+  json::error_code ec;
+  auto v = json::parse(r.body, ec);
+  REQUIRE(!ec);
+  REQUIRE(v.is_object());
+  return v.as_object();
+}
+
+http_client logged_in_as(test_stack& stack, const std::string& email, const std::string& role) {
+  auto db = stack.database();
+  store::upsert_user(db, stack.keys(), email, crypto::hash_password("a long test password"), role);
+  auto c = stack.client();
+  REQUIRE(c.log_in(email, "a long test password").status == 200);
+  return c;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace md::test

@@ -2,7 +2,9 @@
 // PostgreSQL cluster, a database per test; a Redis per test so that tests may stop it), the real
 // mediadesk binary run as serve/worker processes, and a small libcurl HTTP client.
 #pragma once
+#include <boost/json/object.hpp>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,6 +56,9 @@ class test_stack {
 
   // Environment for mediadesk processes (and extra variables for this one).
   std::map<std::string, std::string> environment(const std::map<std::string, std::string>& extra = {}) const;
+  // A shell command prefix running the mediadesk binary as an operator would: `env -i` with this
+  // stack's environment (and extra), then the binary and `--config /dev/null`; append the arguments.
+  std::string cli_command(const std::map<std::string, std::string>& extra = {}) const;
   // Starts `mediadesk <role>`; waits for /healthz when role is serve. Returns its index.
   int start(const std::string& role, const std::map<std::string, std::string>& extra = {});
   void kill(int index, int signal);
@@ -118,6 +123,13 @@ struct command_result {
 command_result run_command(const std::string& shell_command, const std::string& stdin_bytes = {});
 
 std::string json_string(const std::string& json, const std::string& key);  // top-level string field
+// Posts a signed webhook request and waits until the worker has stored it: {intake id, case ref}.
+std::pair<std::string, std::string> request_to_case(test_stack& stack, http_client& admin, const std::string& json);
+// The body as a JSON object (the test fails, showing status and body, if it is not one).
+boost::json::object json_object_of(const http_result& r);
+// A client logged in as a user with this role (created, or its password and role reset).
+http_client logged_in_as(test_stack& stack, const std::string& email, const std::string& role);
+std::string read_file(const std::filesystem::path& p);  // the whole file as bytes; empty if missing
 std::int64_t count_rows(store::pg_connection& c, const std::string& sql);
 
 }  // namespace md::test
