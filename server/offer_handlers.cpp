@@ -128,34 +128,45 @@ awaitable<http_response> handle_send_offer(app_context& app, request_context& ct
                                                               {"expires_at", format_iso8601(sent.expires_at)}}}});
 }
 
-awaitable<http_response> handle_withdraw_offer(app_context& app, request_context& ctx) {
+// /api/v1/cases/{ref}/offers/{id}/...: the staff member's actor, the case and the offer, or the
+// answer to give (no session, wrong role, malformed ref or id).
+struct offer_target {
+  std::string ref;
+  std::int64_t id = 0;
+  std::string actor;
+};
+awaitable<std::variant<offer_target, http_response>> staff_offer_target(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::staff);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
   std::string ref{ctx.path_param("ref")};
   auto id = id_param(ctx, "id");
   if (!parse_case_ref(ref) || !id) co_return error_response(http::status::not_found, "no such offer");
-  auto actor = std::get<staff_session>(s).actor();
+  co_return offer_target{ref, *id, std::get<staff_session>(s).actor()};
+}
+
+awaitable<http_response> handle_withdraw_offer(app_context& app, request_context& ctx) {
+  auto found = co_await staff_offer_target(app, ctx);
+  if (auto* r = std::get_if<http_response>(&found)) co_return std::move(*r);
+  auto target = std::get<offer_target>(found);
   // The worker tells the partner, as for every withdrawal (store::take_withdrawal_notices).
-  auto work = [&app, ref, id = *id, actor](store::pg_connection& tx, queue::redis_connection& redis) {
-    auto closed = store::withdraw_offer(tx, ref, id, actor);
-    if (closed) publish_case_changed(redis, app.redis_keys, ref);
+  auto work = [&app, target](store::pg_connection& tx, queue::redis_connection& redis) {
+    auto closed = store::withdraw_offer(tx, target.ref, target.id, target.actor);
+    if (closed) publish_case_changed(redis, app.redis_keys, target.ref);
     return closed.has_value();
   };
   if (!co_await in_transaction(app, std::move(work)))
     co_return error_response(http::status::conflict, "no open offer with this id on this case");
-  co_return json_response(http::status::ok, json::object{{"offer", json::object{{"id", *id}, {"state", "withdrawn"}}}});
+  co_return json_response(http::status::ok,
+                          json::object{{"offer", json::object{{"id", target.id}, {"state", "withdrawn"}}}});
 }
 
 awaitable<http_response> handle_release_contact(app_context& app, request_context& ctx) {
-  auto s = co_await require_session(app, ctx, role::staff);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  std::string ref{ctx.path_param("ref")};
-  auto id = id_param(ctx, "id");
-  if (!parse_case_ref(ref) || !id) co_return error_response(http::status::not_found, "no such offer");
-  auto actor = std::get<staff_session>(s).actor();
-  auto work = [&app, ref, id = *id, actor](store::pg_connection& tx, queue::redis_connection& redis) {
-    bool released = release_contact(tx, redis, deps_of(app), ref, id, actor);
-    if (released) publish_case_changed(redis, app.redis_keys, ref);
+  auto found = co_await staff_offer_target(app, ctx);
+  if (auto* r = std::get_if<http_response>(&found)) co_return std::move(*r);
+  auto target = std::get<offer_target>(found);
+  auto work = [&app, target](store::pg_connection& tx, queue::redis_connection& redis) {
+    bool released = release_contact(tx, redis, deps_of(app), target.ref, target.id, target.actor);
+    if (released) publish_case_changed(redis, app.redis_keys, target.ref);
     return released;
   };
   if (!co_await in_transaction(app, std::move(work)))

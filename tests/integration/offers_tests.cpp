@@ -13,6 +13,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "crypto/primitives.hpp"
 #include "store/user_store.hpp"
@@ -327,4 +328,76 @@ TEST_CASE("offers: matches, a partner's answer by link, consent at send time and
   CHECK(json_object_of(admin.get("/api/v1/cases/" + second)).at("case").at("offers").as_array()[3].at("state") == "withdrawn");
   REQUIRE(eventually([&] { return !mails_with(maildir, "the case was closed").empty(); }, 20s));
   CHECK(mails_with(maildir, "the case was closed").at(0).find("hello@voices.example.org") != std::string::npos);
+}
+
+TEST_CASE("offers: contact details after staff approval, staff withdrawal, erasure withdraws open offers", "[offers]") {
+  test_stack stack("offers_release");
+  auto maildir = stack.home() / "mailbox";
+  std::map<std::string, std::string> env{{"MEDIADESK_MAIL_MAILDIR", maildir.string()},
+                                         {"MEDIADESK_WORKER_ESCALATION_INTERVAL_MS", "300"},
+                                         {"MEDIADESK_OFFERS_RELEASE_CONTACT", "after_approval"}};
+  stack.start("serve", env);
+  stack.start("worker", env);
+  auto admin = stack.admin();
+  auto staff = logged_in_as(stack, "staff@example.org", "staff");
+  auto forum = create(staff, "/api/v1/partners",
+                      R"({"key": "forum", "name": "North Refugee Forum", "contact_email": "contact@forum.example.org",
+                          "regions": ["newcastle"], "topics": ["asylum_process"]})",
+                      "partner");
+  auto new_case = [&](const std::string& email) {
+    auto ref = request_to_case(stack, admin,
+                               R"({"journalist":{"name":"Jo Press","email":")" + email +
+                                   R"("},"outlet":"The Journal","subject":"Asylum","body":"Asylum in Newcastle."})")
+                   .second;
+    REQUIRE(staff.request("PATCH", "/api/v1/cases/" + ref + "/triage",
+                          R"({"topics":["asylum_process"],"regions":["newcastle"],"medium":"print"})")
+                .status == 200);
+    return ref;
+  };
+  std::set<std::string> seen;
+  auto client = stack.client();
+
+  // Accepted, but the details wait for staff: nothing goes to the partner until release.
+  auto ref = new_case("jo@journal.example");
+  auto sent = staff.request("POST", "/api/v1/cases/" + ref + "/offers", fmt::format(R"({{"partner_id": {}}})", forum));
+  REQUIRE(sent.status == 201);
+  auto offer_id = json_object_of(sent).at("offer").at("id").as_int64();
+  auto token = wait_for_token(maildir, "contact@forum.example.org", ref, seen);
+  REQUIRE(client.request("POST", "/respond/" + token, form("accept"), form_type).status == 200);
+  auto timeline = json::serialize(json_object_of(admin.get("/api/v1/cases/" + ref)).at("case").at("timeline"));
+  CHECK(timeline.find("contact_release_pending") != std::string::npos);
+  CHECK(timeline.find("contact_released") == std::string::npos);
+  std::this_thread::sleep_for(1s);
+  CHECK(mails_with(maildir, "Contact details for media request " + ref).empty());
+  auto release_path = fmt::format("/api/v1/cases/{}/offers/{}/release", ref, offer_id);
+  CHECK(logged_in_as(stack, "viewer@example.org", "viewer").request("POST", release_path).status == 403);
+  REQUIRE(staff.request("POST", release_path).status == 200);
+  CHECK(staff.request("POST", release_path).status == 409);  // once only
+  REQUIRE(eventually([&] { return !mails_with(maildir, "Contact details for media request " + ref).empty(); }, 20s));
+  CHECK(mails_with(maildir, "Contact details for media request " + ref).at(0).find("jo@journal.example") !=
+        std::string::npos);
+
+  // Staff withdraw an open offer: the link stops working and the partner is told.
+  auto second = new_case("kim@journal.example");
+  auto second_sent = staff.request("POST", "/api/v1/cases/" + second + "/offers", fmt::format(R"({{"partner_id": {}}})", forum));
+  REQUIRE(second_sent.status == 201);
+  auto second_id = json_object_of(second_sent).at("offer").at("id").as_int64();
+  auto second_token = wait_for_token(maildir, "contact@forum.example.org", second, seen);
+  auto withdraw_path = fmt::format("/api/v1/cases/{}/offers/{}/withdraw", second, second_id);
+  CHECK(staff.request("POST", fmt::format("/api/v1/cases/{}/offers/{}/withdraw", ref, second_id)).status == 409);  // another case's
+  REQUIRE(staff.request("POST", withdraw_path).status == 200);
+  CHECK(staff.request("POST", withdraw_path).status == 409);
+  CHECK(client.get("/respond/" + second_token).status == 410);
+  REQUIRE(eventually([&] { return !mails_with(maildir, "Offer withdrawn: media request " + second).empty(); }, 20s));
+
+  // A journalist's erasure withdraws the open offers on their cases: nothing is left to pass on.
+  auto third = new_case("lee@journal.example");
+  REQUIRE(staff.request("POST", "/api/v1/cases/" + third + "/offers", fmt::format(R"({{"partner_id": {}}})", forum)).status ==
+          201);
+  auto third_token = wait_for_token(maildir, "contact@forum.example.org", third, seen);
+  REQUIRE(admin.request("POST", "/api/v1/journalists/erase", R"({"email":"lee@journal.example","reason":"erasure request"})")
+              .status == 200);
+  CHECK(json_object_of(admin.get("/api/v1/cases/" + third)).at("case").at("offers").as_array()[0].at("state") ==
+        "withdrawn");
+  CHECK(client.request("POST", "/respond/" + third_token, form("accept"), form_type).status == 410);
 }
