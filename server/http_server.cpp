@@ -39,6 +39,13 @@ std::string_view request_context::path_param(std::string_view name) const {
   return {};
 }
 
+std::optional<std::int64_t> request_context::id_param(std::string_view name) const {
+  auto text = path_param(name);
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  return std::stoll(std::string{text});
+}
+
 void router::add(http::verb method, std::string pattern, route_handler handler) {
   auto segments = split_path(pattern);
   routes_.push_back(route{method, std::move(pattern), std::move(segments), std::move(handler)});

@@ -22,6 +22,8 @@ struct request_context {
   tcp::endpoint remote;
   std::vector<std::pair<std::string, std::string>> path_params;
   std::string_view path_param(std::string_view name) const;
+  // A database id in the path: 1 to 18 digits, else nullopt (the caller answers 404).
+  std::optional<std::int64_t> id_param(std::string_view name) const;
 };
 
 using route_handler = std::function<awaitable<http_response>(request_context&)>;

@@ -38,13 +38,6 @@ auto in_transaction(app_context& app, Work&& work) {
   });
 }
 
-std::optional<std::int64_t> id_param(const request_context& ctx, std::string_view name) {
-  auto text = ctx.path_param(name);
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos)
-    return std::nullopt;
-  return std::stoll(std::string{text});
-}
-
 std::optional<std::int64_t> optional_int_field(const json::object& o, std::string_view key, bool& bad) {
   auto* v = o.if_contains(key);
   if (!v || v->is_null()) return std::nullopt;
@@ -139,7 +132,7 @@ awaitable<std::variant<offer_target, http_response>> staff_offer_target(app_cont
   auto s = co_await require_session(app, ctx, role::staff);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
   std::string ref{ctx.path_param("ref")};
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!parse_case_ref(ref) || !id) co_return error_response(http::status::not_found, "no such offer");
   co_return offer_target{ref, *id, std::get<staff_session>(s).actor()};
 }
@@ -252,7 +245,8 @@ struct page_outcome {
 
 page_outcome not_found_page() {
   return {http::status::not_found, "Link not recognised",
-          "This link is not valid. Please use the link exactly as it is in the email, or contact the media desk."};
+          "This link is not valid. Please use the link exactly as it is in the email, or contact the media desk.",
+          {}};
 }
 
 // The page for an offer that can no longer be answered, or nullopt if it can.

@@ -117,7 +117,7 @@ std::optional<case_matches> matches_for_case(store::pg_connection& c, const offe
     kept.push_back(std::move(m));
   }
   result.matches = std::move(kept);
-  return case_matches{std::move(matcher), std::move(result)};
+  return case_matches{std::move(*detail), std::move(matcher), std::move(result)};
 }
 
 offer_brief brief_of(const routing::taxonomy& taxonomy, const store::case_summary& c) {
@@ -175,8 +175,8 @@ std::variant<offer_sent, offer_refused> send_offer(store::pg_connection& tx, que
     return offer_refused{404, "", "no such case"};
   // Every candidate, not only the first page: staff may choose one further down the list.
   auto found = matches_for_case(tx, deps, request.ref, now, true, std::numeric_limits<std::size_t>::max());
-  auto detail = store::find_case(tx, request.ref);
-  if (!found || !detail) return offer_refused{404, "", "no such case"};
+  if (!found) return offer_refused{404, "", "no such case"};
+  const auto* detail = &found->case_detail;
   auto status = parse_case_status(detail->summary.status);
   if (!status || !is_open(*status))
     return offer_refused{409, "", fmt::format("the case is {}: offers are only sent on open cases", detail->summary.status)};

@@ -33,7 +33,8 @@ routing::match_request match_request_of(const store::case_summary& c);
 // A case's matches and exclusions; candidates already offered on this case are listed among
 // the exclusions ("already offered: declined"). nullopt for an unknown case.
 struct case_matches {
-  routing::matcher matcher;  // owns the registry the indexes point into
+  store::case_detail case_detail;  // the case as read for matching (its offers included)
+  routing::matcher matcher;        // owns the registry the indexes point into
   routing::match_result result;
 };
 std::optional<case_matches> matches_for_case(store::pg_connection& c, const offer_deps& deps, std::string_view ref,

@@ -77,13 +77,6 @@ json::object spokesperson_json(const store::spokesperson_record& s) {
           {"erased_at", optional_json(s.erased_at)}};
 }
 
-std::optional<std::int64_t> id_param(const request_context& ctx, std::string_view name) {
-  auto text = ctx.path_param(name);
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos)
-    return std::nullopt;
-  return std::stoll(std::string{text});
-}
-
 // A reveal needs a reason: why this person's data must be seen now.
 std::variant<std::string, http_response> reveal_reason(const request_context& ctx) {
   auto body = json_object_body(ctx.request);
@@ -185,7 +178,7 @@ awaitable<http_response> handle_save(app_context& app, request_context& ctx, boo
   if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
   const auto missing = fmt::format("no such {}", Kind::name);
   std::optional<std::int64_t> id;
-  if (!creating && !(id = id_param(ctx, "id"))) co_return not_found(missing);
+  if (!creating && !(id = ctx.id_param("id"))) co_return not_found(missing);
   auto actor = std::get<staff_session>(s).actor();
   using outcome = std::variant<typename Kind::record, field_error, http_response>;
   auto work = [&app, id, actor, &missing, body = std::move(std::get<json::object>(body))](store::pg_connection& c) -> outcome {
@@ -211,7 +204,7 @@ awaitable<http_response> handle_remove(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, Kind::remover);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
   const auto missing = fmt::format("no such {}", Kind::name);
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!id) co_return not_found(missing);
   auto actor = std::get<staff_session>(s).actor();
   auto removed_work = [id = *id, actor](store::pg_connection& c) {
@@ -234,7 +227,7 @@ awaitable<http_response> handle_reveal(app_context& app, request_context& ctx) {
   auto reason = reveal_reason(ctx);
   if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
   const auto missing = fmt::format("no such {}", Kind::name);
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!id) co_return not_found(missing);
   auto user = std::get<staff_session>(s).user_id;
   auto revealed_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](store::pg_connection& c) {
@@ -268,7 +261,7 @@ awaitable<http_response> handle_list_partners(app_context& app, request_context&
 awaitable<http_response> handle_get_partner(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::viewer);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!id) co_return not_found("no such partner");
   auto partner_work = [id = *id](store::pg_connection& c) { return store::find_partner(c, id); };
   auto partner = co_await in_database(app, std::move(partner_work));
@@ -298,7 +291,7 @@ awaitable<http_response> handle_list_spokespeople(app_context& app, request_cont
 awaitable<http_response> handle_get_spokesperson(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::viewer);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!id) co_return not_found("no such spokesperson");
   auto found_work = [id = *id](store::pg_connection& c) {
     return std::pair{store::find_spokesperson(c, id), store::list_consents(c, id)};
@@ -318,7 +311,7 @@ awaitable<http_response> handle_export_spokesperson(app_context& app, request_co
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
   auto reason = reveal_reason(ctx);
   if (auto* r = std::get_if<http_response>(&reason)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!id) co_return not_found("no such spokesperson");
   auto user = std::get<staff_session>(s).user_id;
   auto exported_work = [&app, id = *id, user, reason = std::get<std::string>(reason)](store::pg_connection& c) {
@@ -358,7 +351,7 @@ awaitable<http_response> handle_export_spokesperson(app_context& app, request_co
 awaitable<http_response> handle_list_consents(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::viewer);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!id) co_return not_found("no such spokesperson");
   auto found_work = [id = *id](store::pg_connection& c) {
     return std::pair{store::find_spokesperson(c, id).has_value(), store::list_consents(c, id)};
@@ -375,7 +368,7 @@ awaitable<http_response> handle_record_consent(app_context& app, request_context
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
   auto body = json_object_body(ctx.request);
   if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
+  auto id = ctx.id_param("id");
   if (!id) co_return not_found("no such spokesperson");
   auto input = consent_input_from(std::get<json::object>(body), *app.taxonomy.current());
   if (auto* e = std::get_if<field_error>(&input)) co_return field_error_response(*e);
@@ -400,8 +393,8 @@ awaitable<http_response> handle_record_consent(app_context& app, request_context
 awaitable<http_response> handle_withdraw_consent(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::staff);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto id = id_param(ctx, "id");
-  auto consent_id = id_param(ctx, "consent_id");
+  auto id = ctx.id_param("id");
+  auto consent_id = ctx.id_param("consent_id");
   if (!id || !consent_id) co_return not_found("no such consent");
   auto actor = std::get<staff_session>(s).actor();
   auto consent_work = [id = *id, consent_id = *consent_id, actor](store::pg_connection& c) {

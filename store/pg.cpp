@@ -162,6 +162,10 @@ void pg_pool::release(std::unique_ptr<pg_connection> c) {
   available_.notify_one();
 }
 
+std::string iso8601_sql(std::string_view column) {
+  return fmt::format(R"(to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))", column);
+}
+
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {

@@ -38,6 +38,8 @@ inline pg_param text(std::string_view s) { return {std::string{s}, false}; }
 inline pg_param bytes(std::string_view s) { return {std::string{s}, true}; }
 inline pg_param null_param() { return {std::nullopt, false}; }
 inline pg_param number(std::int64_t n) { return {std::to_string(n), false}; }
+// SQL that formats a timestamptz column as ISO 8601 UTC with milliseconds ("...T09:30:00.000Z").
+std::string iso8601_sql(std::string_view column);
 // A text[] literal ({"a","b\"c"}) for a $n::text[] parameter.
 std::string text_array_literal(const std::vector<std::string>& items);
 

@@ -14,10 +14,6 @@ namespace md::store {
 namespace json = boost::json;
 namespace {
 
-constexpr std::string_view iso_format = R"('YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')";
-
-std::string iso(std::string_view column) { return fmt::format("to_char({} AT TIME ZONE 'UTC', {})", column, iso_format); }
-
 // ---- each person's data key ----
 
 std::string wrap_binding(std::int64_t person_key_id) { return fmt::format("person_keys.wrapped:{}", person_key_id); }
@@ -93,7 +89,7 @@ std::string changed_fields_json(std::initializer_list<std::pair<const char*, boo
 const std::string partner_columns = fmt::format(
     "id, key, name, contact_name_sealed IS NOT NULL, contact_email_sealed IS NOT NULL, regions, topics, languages, "
     "{}, capacity, {}, {}, {}",
-    iso("away_until"), iso("created_at"), iso("updated_at"), iso("archived_at"));
+    iso8601_sql("away_until"), iso8601_sql("created_at"), iso8601_sql("updated_at"), iso8601_sql("archived_at"));
 
 partner_record partner_from(const pg_result& r, int row) {
   partner_record p;
@@ -205,7 +201,7 @@ namespace {
 const std::string spokesperson_columns = fmt::format(
     "id, key, partner_id, alias, full_name_sealed IS NOT NULL, email_sealed IS NOT NULL, phone_sealed IS NOT NULL, "
     "story_notes_sealed IS NOT NULL, regions, topics, languages, max_per_month, {}, {}, {}",
-    iso("created_at"), iso("updated_at"), iso("erased_at"));
+    iso8601_sql("created_at"), iso8601_sql("updated_at"), iso8601_sql("erased_at"));
 
 spokesperson_record spokesperson_from(const pg_result& r, int row) {
   spokesperson_record s;
@@ -354,7 +350,7 @@ const std::string consent_columns = fmt::format(
     "evidence_sealed IS NOT NULL, "
     "CASE WHEN withdrawn_at IS NOT NULL THEN 'withdrawn' WHEN granted_at > now() THEN 'pending' "
     "WHEN expires_at IS NOT NULL AND expires_at <= now() THEN 'expired' ELSE 'live' END, {}",
-    iso("granted_at"), iso("expires_at"), iso("withdrawn_at"), iso("created_at"));
+    iso8601_sql("granted_at"), iso8601_sql("expires_at"), iso8601_sql("withdrawn_at"), iso8601_sql("created_at"));
 
 consent_record consent_from(const pg_result& r, int row) {
   consent_record c;
@@ -432,7 +428,7 @@ std::optional<spokesperson_export> export_spokesperson(pg_connection& c, const c
     out.evidence[evidence.get_int(i, 0)] = open_sealed(evidence, i, 1, key, "consents.evidence");
   auto subject = fmt::format("spokesperson:{}", id);
   out.history = registry_history(c, subject);
-  auto reveals = c.exec(fmt::format("SELECT {}, user_id, fields FROM reveal_audit WHERE subject = $1 ORDER BY at", iso("at")),
+  auto reveals = c.exec(fmt::format("SELECT {}, user_id, fields FROM reveal_audit WHERE subject = $1 ORDER BY at", iso8601_sql("at")),
                         {text(subject)});
   for (int i = 0; i < reveals.rows(); ++i)
     out.reveals.push_back({std::string{reveals.get(i, 0)}, reveals.get_int(i, 1), reveals.get_text_array(i, 2)});
@@ -450,7 +446,7 @@ void append_registry_event(pg_connection& tx, std::string_view actor, std::strin
 std::vector<registry_event> registry_history(pg_connection& c, std::string_view subject) {
   auto r = c.exec(fmt::format("SELECT id, {}, actor, subject, kind, data::text FROM registry_events WHERE subject = $1 "
                               "ORDER BY id",
-                              iso("at")),
+                              iso8601_sql("at")),
                   {text(subject)});
   std::vector<registry_event> out;
   for (int i = 0; i < r.rows(); ++i)
@@ -476,7 +472,7 @@ std::vector<reveal_entry> list_reveals(pg_connection& c, const crypto::keyring& 
                               "WHERE ($2::timestamptz IS NULL OR at < $2::timestamptz) "
                               "AND ($3::text IS NULL OR (at, id) < (SELECT at, id FROM reveal_audit WHERE id = $3)) "
                               "ORDER BY at DESC, id DESC LIMIT $1",
-                              iso("at")),
+                              iso8601_sql("at")),
                   {number(limit), optional_text(before_at), optional_text(before_id)});
   std::vector<reveal_entry> out;
   for (int i = 0; i < r.rows(); ++i) {

@@ -14,9 +14,6 @@
 namespace md::store {
 namespace {
 
-constexpr std::string_view iso_format = R"('YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')";
-std::string iso(std::string_view column) { return fmt::format("to_char({} AT TIME ZONE 'UTC', {})", column, iso_format); }
-
 // A journalist has at most this many cases exported or erased in one call: far beyond any real
 // journalist's history, and a bound on the work one request can cause.
 constexpr std::int64_t journalist_case_limit = 5'000;
@@ -126,7 +123,7 @@ std::vector<journalist_case> export_journalist(pg_connection& c, const crypto::k
     }
     auto messages = c.exec(fmt::format("SELECT {}, direction, source, intake_id, message_id, sealed FROM case_messages "
                                        "WHERE case_id = $1 ORDER BY id",
-                                       iso("at")),
+                                       iso8601_sql("at")),
                            {number(cases.get_int(i, 0))});
     for (int m = 0; m < messages.rows(); ++m) {
       journalist_message jm{std::string{messages.get(m, 0)}, std::string{messages.get(m, 1)},
@@ -205,7 +202,7 @@ std::vector<expiring_consent> list_expiring_consents(pg_connection& c, time_poin
                                                      std::int64_t limit) {
   auto sql = fmt::format("SELECT {} FROM consents c JOIN spokespeople s ON s.id = c.spokesperson_id WHERE {} "
                          "ORDER BY c.expires_at, c.id LIMIT $3",
-                         fmt::format(fmt::runtime(expiring_columns), iso("c.expires_at"), iso("c.reminded_at")), expiring_where);
+                         fmt::format(fmt::runtime(expiring_columns), iso8601_sql("c.expires_at"), iso8601_sql("c.reminded_at")), expiring_where);
   auto r = c.exec(sql, {text(format_iso8601(now)), number(within_days), number(limit)});
   std::vector<expiring_consent> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(read_expiring(r, i));
@@ -229,8 +226,8 @@ WITH due AS (
   FROM reminded
 )
 SELECT {} FROM reminded c JOIN spokespeople s ON s.id = c.spokesperson_id ORDER BY c.expires_at, c.id)sql",
-                         expiring_where, iso("expires_at"),
-                         fmt::format(fmt::runtime(expiring_columns), iso("c.expires_at"), iso("c.reminded_at")));
+                         expiring_where, iso8601_sql("expires_at"),
+                         fmt::format(fmt::runtime(expiring_columns), iso8601_sql("c.expires_at"), iso8601_sql("c.reminded_at")));
   auto r = tx.exec(sql, {text(format_iso8601(now)), number(days)});
   std::vector<expiring_consent> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(read_expiring(r, i));

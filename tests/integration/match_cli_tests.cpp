@@ -110,10 +110,6 @@ bool has(const std::vector<std::string>& items, const std::string& item) {
   return std::find(items.begin(), items.end(), item) != items.end();
 }
 
-std::chrono::sys_days day_of(const std::string& iso) {
-  return std::chrono::floor<std::chrono::days>(*parse_iso8601(iso));
-}
-
 // Checks one run's JSON against the files' rows: best first, the hard rules at `now`.
 void check_matches(const std::string& now, const std::string& request, const cli_result& r) {
   INFO(r.err);
