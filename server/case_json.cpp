@@ -3,6 +3,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "core/case_status.hpp"
 #include "server/http_util.hpp"
 
 namespace md::server {
@@ -72,6 +73,12 @@ json::object case_detail_json(const store::case_detail& d) {
         {"decline_reason_given", o.has_decline_reason}});
   out["offers"] = std::move(offers);
   out["waterfall"] = d.waterfall;
+  // The moves staff may make from here (core/case_status's table), for the dashboard's menu.
+  json::array next;
+  if (auto from = parse_case_status(d.summary.status))
+    for (auto to : all_case_statuses())
+      if (transition_allowed(*from, to)) next.push_back(json::string(to_string(to)));
+  out["next_statuses"] = std::move(next);
   return out;
 }
 

@@ -162,12 +162,30 @@ awaitable<http_response> handle_triage_accuracy(app_context& app, request_contex
                                                          {"accuracy", 1.0 - share}});
 }
 
+// The taxonomy's ids and labels, for the dashboard's filters and the triage form.
+awaitable<http_response> handle_taxonomy(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::viewer);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto taxonomy = app.taxonomy.current();
+  json::array topics, regions, languages;
+  for (auto& t : taxonomy->topics) topics.push_back(json::object{{"id", t.id}, {"label", t.label}});
+  for (auto& r : taxonomy->regions)
+    regions.push_back(json::object{{"id", r.id}, {"label", r.name}, {"level", r.level}});
+  for (auto& l : taxonomy->languages) languages.push_back(json::object{{"id", l.id}, {"label", l.label}});
+  co_return json_response(http::status::ok,
+                          json::object{{"topics", std::move(topics)},
+                                       {"regions", std::move(regions)},
+                                       {"languages", std::move(languages)},
+                                       {"media", json::array{"tv", "radio", "print", "online", "podcast"}}});
+}
+
 }  // namespace
 
 void add_triage_routes(router& r, app_context& app) {
   r.add(http::verb::patch, "/api/v1/cases/{ref}/triage", [&app](request_context& c) { return handle_correct_triage(app, c); });
   r.add(http::verb::post, "/api/v1/cases/{ref}/retriage", [&app](request_context& c) { return handle_retriage(app, c); });
   r.add(http::verb::get, "/api/v1/triage/accuracy", [&app](request_context& c) { return handle_triage_accuracy(app, c); });
+  r.add(http::verb::get, "/api/v1/taxonomy", [&app](request_context& c) { return handle_taxonomy(app, c); });
 }
 
 }  // namespace md::server

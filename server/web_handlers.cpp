@@ -46,6 +46,8 @@ http_response asset_response(const app_context& app, std::string_view name) {
   r.set(http::field::content_type, content_type_for(name));
   r.set("Content-Security-Policy", content_security_policy);
   r.set(http::field::cache_control, name.ends_with(".html") ? "no-store" : "no-cache");
+  // Behind TLS (secure cookies on), browsers are told to use HTTPS only from now on.
+  if (app.config.session.secure_cookie) r.set(http::field::strict_transport_security, "max-age=31536000");
   r.body() = std::move(*content);
   return r;
 }

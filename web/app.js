@@ -1,75 +1,120 @@
-// MediaDesk dashboard (foundation): log in, list cases. All request text is rendered as text
-// (textContent), never as HTML. The CSRF token comes from the log-in or /api/v1/session.
-const state = { csrf: null, refresh: null };
+// The staff dashboard's entry: log-in, the session, the hash router (#/queue, #/case/REF,
+// #/partners, #/spokespeople[/ID], #/consents, #/audit), keyboard shortcuts and the live feed.
+// Plain ES modules, no framework; all request text is rendered as text, never as HTML.
+import { api, is_admin, remember_session, session, when_logged_out } from './api.js';
+import { case_view } from './case.js';
+import { start_live, stop_live } from './live.js';
+import { queue_view } from './queue.js';
+import { audit_view, consents_view, partners_view, spokespeople_view } from './registry.js';
+import { clear_error, replace, show_error } from './ui.js';
+
 const $ = (id) => document.getElementById(id);
+const view_el = $('view');
+let current_view = null;
 
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}) };
-  if (options.body) headers['Content-Type'] = 'application/json';
-  if (state.csrf && options.method && options.method !== 'GET') headers['X-CSRF-Token'] = state.csrf;
-  const response = await fetch(path, { ...options, headers, credentials: 'same-origin' });
-  const body = await response.json().catch(() => ({}));
-  return { ok: response.ok, status: response.status, body };
+function show_chrome(logged_in) {
+  $('login-view').hidden = logged_in;
+  $('app-view').hidden = !logged_in;
+  $('nav').hidden = !logged_in;
+  $('audit-link').hidden = !is_admin();
+  replace($('whoami'), logged_in ? `${session.label || 'signed in'} · ${session.role}` : '');
 }
 
-function show(view) {
-  $('login-view').hidden = view !== 'login';
-  $('queue-view').hidden = view !== 'queue';
-  $('logout').hidden = view !== 'queue';
+function show_login(message) {
+  stop_live();
+  if (current_view) current_view.destroy();
+  current_view = null;
+  show_chrome(false);
+  $('login-error').textContent = message || '';
+  document.title = 'Log in – MediaDesk';
+  $('email').focus();
 }
 
-function cell(text) {
-  const td = document.createElement('td');
-  td.textContent = text ?? '';
-  return td;
+when_logged_out(() => show_login('Your session ended. Log in again.'));
+
+function route() {
+  if (!session.csrf) return;
+  const [, page = 'queue', arg] = (location.hash || '#/queue').split('/');
+  if (current_view) current_view.destroy();
+  clear_error();
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.getAttribute('href') === `#/${page}` || (page === 'case' && link.getAttribute('href') === '#/queue')) {
+      link.setAttribute('aria-current', 'page');
+    } else {
+      link.removeAttribute('aria-current');
+    }
+  }
+  const views = {
+    queue: () => queue_view(view_el),
+    case: () => case_view(view_el, decodeURIComponent(arg || '')),
+    partners: () => partners_view(view_el),
+    spokespeople: () => spokespeople_view(view_el, /^\d+$/.test(arg || '') ? arg : null),
+    consents: () => consents_view(view_el),
+    audit: () => audit_view(view_el),
+  };
+  current_view = (views[page] || views.queue)();
+  if (page !== 'case') document.title = `${page[0].toUpperCase()}${page.slice(1)} – MediaDesk`;
+  // Move focus to the new view's heading, so screen readers and keyboards follow the page change.
+  const heading = view_el.querySelector('h2');
+  if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
 }
 
-function when(iso) {
-  return iso ? new Date(iso).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'short' }) : '—';
+function start_app() {
+  show_chrome(true);
+  start_live((event) => { if (current_view) current_view.on_event(event); });
+  route();
 }
 
-async function loadCases() {
-  const { ok, status, body } = await api('/api/v1/cases?limit=200');
-  if (status === 401) return show('login');
-  if (!ok) return;
-  const rows = body.cases.map((c) => {
-    const tr = document.createElement('tr');
-    tr.dataset.priority = c.priority;
-    tr.append(cell(c.ref), cell(c.status), cell(c.priority), cell(c.outlet?.name), cell(when(c.deadline)),
-      cell(when(c.created_at)));
-    return tr;
-  });
-  document.querySelector('#case-table tbody').replaceChildren(...rows);
-  $('case-total').textContent = `(${body.total})`;
-  $('queue-empty').hidden = body.total !== 0;
-  show('queue');
-  state.refresh ??= setInterval(loadCases, 10000);
-}
+window.addEventListener('hashchange', route);
 
 $('login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   $('login-error').textContent = '';
-  const { ok, body } = await api('/api/v1/login', {
-    method: 'POST',
-    body: JSON.stringify({ email: $('email').value, password: $('password').value }),
-  });
-  if (!ok) { $('login-error').textContent = body.error || 'Log-in failed.'; return; }
-  state.csrf = body.csrf;
-  $('password').value = '';
-  await loadCases();
+  const button = event.submitter || $('login-form').querySelector('button');
+  button.disabled = true;
+  try {
+    const body = await api('/api/v1/login', {
+      method: 'POST', body: { email: $('email').value, password: $('password').value },
+    });
+    remember_session(body);
+    $('password').value = '';
+    if (!location.hash || location.hash === '#/login') location.hash = '#/queue';
+    start_app();
+  } catch (error) {
+    show_error(error, $('login-error'));
+  } finally {
+    button.disabled = false;
+  }
 });
 
 $('logout').addEventListener('click', async () => {
-  await api('/api/v1/logout', { method: 'POST' });
-  clearInterval(state.refresh);
-  state.refresh = null;
-  state.csrf = null;
-  show('login');
+  try { await api('/api/v1/logout', { method: 'POST', body: {} }); } catch { /* the session may have ended already */ }
+  session.csrf = null;
+  show_login('You are logged out.');
 });
 
+// Shortcuts: the view handles its own keys first (the queue's j/k/o/a); ? shows the list.
+document.addEventListener('keydown', (event) => {
+  if (!session.csrf || event.defaultPrevented) return;
+  if (event.key === 'Escape') { $('shortcuts').hidden = true; return; }
+  if (event.target.closest('input, textarea, select, button') && event.key !== '?') return;
+  if (current_view?.on_key && current_view.on_key(event)) { event.preventDefault(); return; }
+  if (event.key === '?' && !event.target.closest('input, textarea')) {
+    $('shortcuts').hidden = !$('shortcuts').hidden;
+    event.preventDefault();
+  } else if (event.key === 'g') {
+    location.hash = '#/queue';
+  }
+});
+$('shortcuts-close').addEventListener('click', () => { $('shortcuts').hidden = true; });
+
+// An existing session (a reload, a second tab) goes straight to the app.
 (async () => {
-  const { ok, body } = await api('/api/v1/session');
-  if (!ok) return show('login');
-  state.csrf = body.csrf;
-  await loadCases();
+  try {
+    remember_session(await api('/api/v1/session'));
+    start_app();
+  } catch {
+    show_login('');
+  }
 })();
+
