@@ -43,6 +43,7 @@ void add_inbound_routes(router& r, app_context& app);
 void add_reply_routes(router& r, app_context& app);
 void add_registry_routes(router& r, app_context& app);
 void add_offer_routes(router& r, app_context& app);
+void add_dashboard_routes(router& r, app_context& app);
 
 inline void add_all_routes(router& r, app_context& app) {
   add_intake_routes(r, app);
@@ -55,6 +56,7 @@ inline void add_all_routes(router& r, app_context& app) {
   add_reply_routes(r, app);
   add_registry_routes(r, app);
   add_offer_routes(r, app);
+  add_dashboard_routes(r, app);
 }
 
 }  // namespace md::server

@@ -19,6 +19,8 @@ json::value parsed_or(std::string_view text, json::value fallback) {
 
 }  // namespace
 
+json::object labelled_user_json(const store::labelled_user& u) { return {{"id", u.user_id}, {"label", u.label}}; }
+
 json::object case_summary_json(const store::case_summary& s) {
   json::array topics(s.topics.begin(), s.topics.end());
   json::array regions(s.regions.begin(), s.regions.end());
@@ -41,7 +43,8 @@ json::object case_summary_json(const store::case_summary& s) {
                       {"corrected_fields", std::move(corrected)},
                       {"unparsed", s.unparsed},
                       {"received_at", s.received_at},
-                      {"created_at", s.created_at}};
+                      {"created_at", s.created_at},
+                      {"assignee", s.assignee ? json::value(labelled_user_json(*s.assignee)) : json::value(nullptr)}};
 }
 
 json::object case_detail_json(const store::case_detail& d) {

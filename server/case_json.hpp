@@ -7,6 +7,8 @@
 
 namespace md::server {
 
+// A staff member named on a case: {"id", "label"} (the label is their own email address).
+boost::json::object labelled_user_json(const store::labelled_user& u);
 boost::json::object case_summary_json(const store::case_summary& s);
 boost::json::object case_detail_json(const store::case_detail& d);
 

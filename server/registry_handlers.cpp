@@ -463,7 +463,7 @@ std::variant<journalist_request, http_response> read_journalist_request(const re
   return journalist_request{std::string{it->value().get_string()}, std::get<std::string>(reason)};
 }
 
-// Everything held about one journalist: their cases, requests and messages, opened.
+// Everything held about one journalist: their cases, requests, messages and the desk's notes, opened.
 awaitable<http_response> handle_export_journalist(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::admin);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
@@ -480,6 +480,7 @@ awaitable<http_response> handle_export_journalist(app_context& app, request_cont
   json::array cases;
   for (auto& jc : exported) {
     auto one = case_summary_json(jc.summary);
+    one.erase("assignee");  // which staff member handles it is the desk's, not the journalist's, data
     json::value request_value = nullptr;
     if (jc.request) {
       json::error_code ec;
@@ -492,6 +493,10 @@ awaitable<http_response> handle_export_journalist(app_context& app, request_cont
       messages.push_back(json::object{
           {"at", m.at}, {"direction", m.direction}, {"source", m.source}, {"text", optional_json(m.text)}});
     one["messages"] = std::move(messages);
+    json::array notes;
+    for (auto& n : jc.notes)
+      notes.push_back(json::object{{"id", n.id}, {"at", n.at}, {"text", optional_json(n.text)}, {"purged", n.purged}});
+    one["notes"] = std::move(notes);
     cases.push_back(std::move(one));
   }
   co_return json_response(http::status::ok, json::object{{"journalist", json::object{{"cases", std::move(cases)}}}});

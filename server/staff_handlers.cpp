@@ -7,6 +7,7 @@
 #include "crypto/primitives.hpp"
 #include "server/auth.hpp"
 #include "server/case_json.hpp"
+#include "server/dashboard_input.hpp"
 #include "server/http_util.hpp"
 #include "store/case_store.hpp"
 
@@ -21,6 +22,12 @@ std::optional<std::string> string_field(const json::object& o, std::string_view 
 }
 
 std::string client_key(const request_context& ctx) { return ctx.remote.address().to_string(); }
+
+// Who is logged in, as the log-in and GET /api/v1/session answer it. The label is the user's own
+// email address: sent to them, never logged.
+json::object session_json(std::string_view csrf, std::string_view role, std::int64_t user_id, std::string_view label) {
+  return {{"csrf", csrf}, {"role", role}, {"user_id", user_id}, {"label", label}};
+}
 
 awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
   auto body = json_object_body(ctx.request);
@@ -37,7 +44,8 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
   struct login_result {
     bool limited = false;
     std::optional<std::string> token;
-    std::string csrf, role;
+    std::string csrf, role, label;
+    std::int64_t user_id = 0;
   };
   auto work = [&app, &limiter_key, limit, email = *email,
                                                      password = *password]() -> login_result {
@@ -56,7 +64,7 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
         return 0;
       }
     }();
-    if (failures >= limit) return {true, std::nullopt, {}, {}};
+    if (failures >= limit) return {true, std::nullopt, {}, {}, {}, 0};
     auto user = app.database.with(
         [&](store::pg_connection& c) { return store::find_user_by_email(c, app.keys, email); });
     // Verify against a fixed hash when the user is unknown, so timing does not tell who exists.
@@ -76,8 +84,10 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
     login_result out;
     out.csrf = crypto::random_token(24);
     out.role = user->role;
-    out.token = app.database.with([&](store::pg_connection& c) {
-      return store::create_session(c, user->id, out.csrf, app.session_timeouts());
+    out.user_id = user->id;
+    app.database.with([&](store::pg_connection& c) {
+      out.token = store::create_session(c, user->id, out.csrf, app.session_timeouts());
+      out.label = store::staff_label(c, app.keys, user->id);
     });
     return out;
   };
@@ -88,7 +98,7 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
     co_return r;
   }
   if (!result.token) co_return error_response(http::status::unauthorized, "wrong email or password");
-  auto r = json_response(http::status::ok, json::object{{"csrf", result.csrf}, {"role", result.role}});
+  auto r = json_response(http::status::ok, session_json(result.csrf, result.role, result.user_id, result.label));
   r.set(http::field::set_cookie, session_cookie(app, *result.token));
   co_return r;
 }
@@ -113,40 +123,30 @@ awaitable<http_response> handle_session(app_context& app, request_context& ctx) 
   std::string_view role_name = session.user_role == role::admin ? "admin"
                                : session.user_role == role::staff ? "staff"
                                                                   : "viewer";
-  co_return json_response(http::status::ok, json::object{{"csrf", session.csrf_token}, {"role", role_name}});
+  auto work = [&app, user_id = session.user_id] {
+    return app.database.with([&](store::pg_connection& c) { return store::staff_label(c, app.keys, user_id); });
+  };
+  auto label = co_await run_blocking(app.blocking, std::move(work));
+  co_return json_response(http::status::ok, session_json(session.csrf_token, role_name, session.user_id, label));
 }
 
 awaitable<http_response> handle_list_cases(app_context& app, request_context& ctx) {
   auto s = co_await require_session(app, ctx, role::viewer);
   if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto params = query_params(ctx.request.target());
-  store::case_filter filter;
-  if (auto it = params.find("status"); it != params.end() && !it->second.empty()) {
-    filter.status = parse_case_status(it->second);
-    if (!filter.status)
-      co_return field_error_response(
-          {"status", "status must be one of new, triaged, offered, accepted, fulfilled, no_match, declined, withdrawn"});
-  }
-  if (auto it = params.find("limit"); it != params.end() && !it->second.empty()) {
-    int limit = 0;
-    auto& t = it->second;
-    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), limit);
-    if (ec != std::errc{} || p != t.data() + t.size() || limit < 1 || limit > 5000)
-      co_return field_error_response({"limit", "limit must be an integer from 1 to 5000"});
-    filter.limit = limit;
-  }
-  if (auto it = params.find("before"); it != params.end() && !it->second.empty()) {
-    if (!parse_case_ref(it->second))
-      co_return field_error_response({"before", "before must be a case reference such as MD-2026-000123"});
-    filter.before_ref = it->second;
-  }
-  auto work = [&app, filter] {
-    return app.database.with([&](store::pg_connection& c) { return store::list_cases(c, filter); });
+  auto parsed = parse_case_filter(query_params(ctx.request.target()), std::get<staff_session>(s).user_id);
+  if (auto* e = std::get_if<field_error>(&parsed)) co_return field_error_response(*e);
+  auto work = [&app, filter = std::get<store::case_filter>(parsed)] {
+    return app.database.with([&](store::pg_connection& c) { return store::list_cases(c, app.keys, filter); });
   };
   auto page = co_await run_blocking(app.blocking, std::move(work));
   json::array cases;
   for (auto& c : page.cases) cases.push_back(case_summary_json(c));
-  co_return json_response(http::status::ok, json::object{{"cases", std::move(cases)}, {"total", page.total}});
+  json::object counts;
+  for (auto& [status, n] : page.counts) counts[to_string(status)] = n;
+  // total stays the last key, as before counts existed: simple clients read it from the end.
+  co_return json_response(http::status::ok, json::object{{"cases", std::move(cases)},
+                                                         {"counts", std::move(counts)},
+                                                         {"total", page.total}});
 }
 
 awaitable<http_response> handle_get_case(app_context& app, request_context& ctx) {
@@ -155,7 +155,7 @@ awaitable<http_response> handle_get_case(app_context& app, request_context& ctx)
   std::string ref{ctx.path_param("ref")};
   if (!parse_case_ref(ref)) co_return error_response(http::status::not_found, "no such case");
   auto work = [&app, ref] {
-    return app.database.with([&](store::pg_connection& c) { return store::find_case(c, ref); });
+    return app.database.with([&](store::pg_connection& c) { return store::find_case(c, app.keys, ref); });
   };
   auto detail = co_await run_blocking(app.blocking, std::move(work));
   if (!detail) co_return error_response(http::status::not_found, "no such case");

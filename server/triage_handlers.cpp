@@ -75,7 +75,7 @@ awaitable<http_response> handle_correct_triage(app_context& app, request_context
         return store::case_detail{};
       });
       if (!std::holds_alternative<store::case_detail>(outcome)) return outcome;
-      return *store::find_case(c, ref);
+      return *store::find_case(c, app.keys, ref);
     });
   };
   co_return answer(co_await run_blocking(app.blocking, std::move(work)));
@@ -131,7 +131,7 @@ awaitable<http_response> handle_retriage(app_context& app, request_context& ctx)
         return true;
       });
       if (!found) return std::monostate{};
-      return *store::find_case(c, ref);
+      return *store::find_case(c, app.keys, ref);
     });
   };
   co_return answer(co_await run_blocking(app.blocking, std::move(work)));

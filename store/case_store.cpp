@@ -11,6 +11,7 @@
 #include "crypto/primitives.hpp"
 #include "routing/triage_json.hpp"
 #include "store/registry_store.hpp"
+#include "store/user_store.hpp"
 
 namespace md::store {
 namespace {
@@ -56,7 +57,8 @@ to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), priority,
 to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
 to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
 to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), priority_score, needs::text,
-to_char(target_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), escalation, corrected_fields, unparsed)sql";
+to_char(target_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), escalation, corrected_fields, unparsed,
+assignee_user_id)sql";
 
 pg_param optional_string(const std::string& s) { return s.empty() ? null_param() : text(s); }
 
@@ -86,7 +88,47 @@ case_summary read_summary(const pg_result& r, int row, int first_column) {
   s.escalation = r.get(row, c++);
   s.corrected_fields = r.get_text_array(row, c++);
   s.unparsed = r.get(row, c++) == "t";
+  if (!r.is_null(row, c)) s.assignee = labelled_user{r.get_int(row, c), {}};
+  ++c;
   return s;
+}
+
+// Opens the labels of the assignees of these cases (one query for all of them).
+void open_assignee_labels(pg_connection& c, const crypto::keyring& keys, std::span<case_summary> cases) {
+  std::vector<std::int64_t> ids;
+  for (auto& s : cases)
+    if (s.assignee) ids.push_back(s.assignee->user_id);
+  if (ids.empty()) return;
+  auto labels = staff_labels(c, keys, ids);
+  for (auto& s : cases)
+    if (s.assignee)
+      if (auto it = labels.find(s.assignee->user_id); it != labels.end()) s.assignee->label = it->second;
+}
+
+// The case list's WHERE clause, assembled from the constant fragments below; values go only
+// into parameters (never into the SQL text).
+struct case_conditions {
+  std::string sql = "true";
+  std::vector<pg_param> params;
+  std::string bind(pg_param p) {
+    params.push_back(std::move(p));
+    return fmt::format("${}", params.size());
+  }
+  void add(std::string_view fragment) { (sql += " AND ") += fragment; }
+  // fragment has one {} for the parameter's placeholder.
+  void add(std::string_view fragment, pg_param p) { add(fmt::format(fmt::runtime(fragment), bind(std::move(p)))); }
+};
+
+// "status IN ('new', ...)" from the lifecycle table, written out so that the partial index over
+// the open queue (migration 008) is seen to apply.
+const std::string& open_statuses_sql() {
+  static const std::string sql = [] {
+    std::string list;
+    for (auto s : all_case_statuses())
+      if (is_open(s)) list += fmt::format("{}'{}'", list.empty() ? "" : ", ", to_string(s));
+    return fmt::format("status IN ({})", list);
+  }();
+  return sql;
 }
 
 }  // namespace
@@ -266,20 +308,72 @@ WHERE intakes.status <> 'processed')sql",
 }
 
 case_page list_cases(pg_connection& c, const case_filter& filter) {
+  // The filters the status counts share; then the status or open filter and paging on top.
+  case_conditions shared;
+  if (filter.topic) shared.add("topics @> ARRAY[{}::text]", text(*filter.topic));
+  if (filter.region) shared.add("regions @> ARRAY[{}::text]", text(*filter.region));
+  if (filter.medium) shared.add("medium = {}", text(*filter.medium));
+  if (filter.unassigned) shared.add("assignee_user_id IS NULL");
+  if (filter.assignee_id) shared.add("assignee_user_id = {}", number(*filter.assignee_id));
+
   case_page page;
-  auto status = filter.status ? text(to_string(*filter.status)) : null_param();
-  auto before = filter.before_ref ? text(*filter.before_ref) : null_param();
-  auto rows = c.exec(fmt::format(R"sql(
-SELECT {} FROM cases
-WHERE ($1::text IS NULL OR status = $1)
-  AND ($2::text IS NULL OR id < (SELECT id FROM cases WHERE ref = $2))
-ORDER BY id DESC LIMIT $3)sql",
-                                 summary_columns),
-                     {status, before, number(filter.limit)});
-  for (int i = 0; i < rows.rows(); ++i) page.cases.push_back(read_summary(rows, i, 0));
-  auto total = c.exec("SELECT count(*) FROM cases WHERE ($1::text IS NULL OR status = $1)", {status});
-  page.total = total.get_int(0, 0);
+  auto counted = c.exec(fmt::format("SELECT status, count(*) FROM cases WHERE {} GROUP BY status", shared.sql),
+                        shared.params);
+  std::size_t i = 0;
+  for (auto status : all_case_statuses()) page.counts[i++] = {status, 0};
+  for (int row = 0; row < counted.rows(); ++row)
+    for (auto& [status, n] : page.counts)
+      if (to_string(status) == counted.get(row, 0)) n = counted.get_int(row, 1);
+  for (auto& [status, n] : page.counts)
+    if (filter.status ? status == *filter.status : !filter.open_only || is_open(status)) page.total += n;
+
+  auto listed = shared;
+  if (filter.status) listed.add("status = {}", text(to_string(*filter.status)));
+  if (filter.open_only) listed.add(open_statuses_sql());
+  std::string_view order = "id DESC";
+  if (filter.sort == case_filter::order::urgency) {
+    // priority 1 is urgent; an ascending btree puts a NULL deadline last, as the index does.
+    order = "priority, deadline ASC NULLS LAST, received_at, id";
+  } else if (filter.before_ref) {
+    listed.add("id < (SELECT id FROM cases WHERE ref = {})", text(*filter.before_ref));
+  }
+  auto limit = listed.bind(number(filter.limit));
+  auto rows = c.exec(fmt::format("SELECT {} FROM cases WHERE {} ORDER BY {} LIMIT {}", summary_columns, listed.sql,
+                                 order, limit),
+                     listed.params);
+  for (int row = 0; row < rows.rows(); ++row) page.cases.push_back(read_summary(rows, row, 0));
   return page;
+}
+
+case_page list_cases(pg_connection& c, const crypto::keyring& keys, const case_filter& filter) {
+  auto page = list_cases(c, filter);
+  open_assignee_labels(c, keys, page.cases);
+  return page;
+}
+
+assignment_result assign_case(pg_connection& tx, const crypto::keyring& keys, std::string_view ref,
+                              std::optional<std::int64_t> user_id, std::string_view actor) {
+  auto r = tx.exec("SELECT id, assignee_user_id FROM cases WHERE ref = $1 FOR UPDATE", {text(ref)});
+  if (r.rows() == 0) return {};
+  auto case_id = r.get_int(0, 0);
+  std::optional<std::int64_t> from;
+  if (!r.is_null(0, 1)) from = r.get_int(0, 1);
+  // Only someone who can act on the case: staff or admin, not disabled. The row is locked so
+  // that a user disabled meanwhile waits for this transaction (or this one sees it disabled).
+  if (user_id && tx.exec("SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL AND role IN ('staff', 'admin') "
+                         "FOR SHARE",
+                         {number(*user_id)})
+                         .rows() == 0)
+    return {assignment::user_not_assignable, std::nullopt};
+  assignment_result out{from == user_id ? assignment::unchanged : assignment::changed, std::nullopt};
+  if (user_id) out.assignee = labelled_user{*user_id, staff_label(tx, keys, *user_id)};
+  if (out.outcome == assignment::unchanged) return out;
+  auto id_json = [](std::optional<std::int64_t> id) { return id ? boost::json::value(*id) : boost::json::value(nullptr); };
+  tx.exec("UPDATE cases SET assignee_user_id = $2, updated_at = now() WHERE id = $1",
+          {number(case_id), user_id ? number(*user_id) : null_param()});
+  tx.exec(insert_event_sql, {number(case_id), text(actor), text("assigned"),
+                             text(boost::json::serialize(boost::json::object{{"from", id_json(from)}, {"to", id_json(user_id)}}))});
+  return out;
 }
 
 status_change_result change_case_status(pg_connection& tx, std::string_view ref, case_status to, std::string_view actor) {
@@ -354,6 +448,12 @@ FROM case_events WHERE case_id = $1 ORDER BY id)sql",
     d.timeline.push_back({std::string{events.get(i, 0)}, std::string{events.get(i, 1)},
                           std::string{events.get(i, 2)}, std::string{events.get(i, 3)}});
   return d;
+}
+
+std::optional<case_detail> find_case(pg_connection& c, const crypto::keyring& keys, std::string_view ref) {
+  auto detail = find_case(c, ref);
+  if (detail) open_assignee_labels(c, keys, std::span(&detail->summary, 1));
+  return detail;
 }
 
 std::optional<intake_state> find_intake(pg_connection& c, std::string_view intake_id) {

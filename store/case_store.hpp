@@ -1,7 +1,9 @@
 // Cases, intakes and the timeline in PostgreSQL. One write path: every change to a case goes
 // through a function here that also appends its timeline event in the same transaction.
-// Personal fields go in sealed; what comes out of the read functions is non-personal.
+// Personal fields go in sealed; what comes out of the read functions is non-personal, but for
+// the staff labels (staff's own emails) that the overloads given a key ring open.
 #pragma once
+#include <array>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -18,6 +20,13 @@
 
 namespace md::store {
 
+// A staff member named on a case (its assignee, a note's author). The label (their email, from
+// store/user_store) is filled only by the read functions given a key ring; else it stays empty.
+struct labelled_user {
+  std::int64_t user_id = 0;
+  std::string label;
+};
+
 struct case_summary {
   std::string ref;
   std::string status, source;
@@ -32,6 +41,7 @@ struct case_summary {
   std::vector<std::string> corrected_fields;
   bool unparsed = false;  // an email that could not be parsed: read the raw message
   std::string created_at, updated_at, received_at;
+  std::optional<labelled_user> assignee;
 };
 
 struct timeline_event {
@@ -62,15 +72,29 @@ struct case_detail {
   std::vector<timeline_event> timeline;
 };
 
+// The case list's filters. Every one given must hold. topic and region are taxonomy ids (a case
+// matches if its array holds the id); the caller validates them, and they only ever go to SQL
+// as parameters.
 struct case_filter {
   std::optional<case_status> status;
+  bool open_only = false;  // new, triaged, offered, accepted (not with status)
+  std::optional<std::string> topic, region, medium;
+  bool unassigned = false;                  // assignee_user_id IS NULL
+  std::optional<std::int64_t> assignee_id;  // assigned to this user
+  enum class order { recent, urgency } sort = order::recent;
   int limit = 50;
-  std::optional<std::string> before_ref;  // keyset paging: cases older than this one
+  std::optional<std::string> before_ref;  // keyset paging (recent only): cases older than this one
 };
+
+// The eight statuses in lifecycle order, with their counts.
+using status_counts = std::array<std::pair<case_status, std::int64_t>, 8>;
 
 struct case_page {
   std::vector<case_summary> cases;
-  std::int64_t total = 0;  // all cases matching the status filter
+  std::int64_t total = 0;  // all cases matching every filter but before and limit
+  // Per status under every filter but status and open: what the dashboard shows beside each
+  // status for the current topic, region, medium and assignee.
+  status_counts counts{};
 };
 
 // What the worker stores for one intake that became a case.
@@ -183,9 +207,26 @@ struct status_change_result {
 };
 status_change_result change_case_status(pg_connection& tx, std::string_view ref, case_status to, std::string_view actor);
 
+// recent: newest first, keyset-paged by before_ref. urgency: priority (most urgent first), then
+// deadline (soonest first, none last), then the oldest request; no paging.
 case_page list_cases(pg_connection& c, const case_filter& filter);
+// The same, with the assignees' labels opened (what staff see).
+case_page list_cases(pg_connection& c, const crypto::keyring& keys, const case_filter& filter);
 std::vector<offer_summary> list_case_offers(pg_connection& c, std::int64_t case_id);
 std::optional<case_detail> find_case(pg_connection& c, std::string_view ref);
+// The same, with the assignee's label opened (what staff see).
+std::optional<case_detail> find_case(pg_connection& c, const crypto::keyring& keys, std::string_view ref);
+
+// Assigns a case to a user (staff or admin, not disabled) or to nobody, with an `assigned`
+// event {"from": id|null, "to": id|null}, in the caller's transaction. Assigning the current
+// assignee again changes nothing and writes no event.
+enum class assignment { changed, unchanged, unknown_case, user_not_assignable };
+struct assignment_result {
+  assignment outcome = assignment::unknown_case;
+  std::optional<labelled_user> assignee;  // after the call, label opened (changed, unchanged)
+};
+assignment_result assign_case(pg_connection& tx, const crypto::keyring& keys, std::string_view ref,
+                              std::optional<std::int64_t> user_id, std::string_view actor);
 
 struct intake_state {
   std::string status;  // processed | failed

@@ -9,10 +9,11 @@
 #include <stdexcept>
 #include <thread>
 
-#include "crypto/primitives.hpp"
 #include "store/case_store.hpp"
 #include "store/migrations.hpp"
+#include "store/note_store.hpp"
 #include "store/outbound_store.hpp"
+#include "store/user_store.hpp"
 
 namespace md::store {
 
@@ -40,7 +41,7 @@ struct sealed_column {
 const sealed_column sealed_columns[] = {
     // store/user_store.cpp upsert_user: bound to the hex of the email's blind index.
     {"users.email", "users", "id", "email_sealed", true, "email_index", "true",
-     [](const pg_result& r, int row) { return "users.email:" + crypto::to_hex(r.get_bytes(row, 2)); }},
+     [](const pg_result& r, int row) { return user_email_binding(r.get_bytes(row, 2)); }},
     // store/case_store.cpp store_intakes.
     {"cases.request", "cases", "id", "request_sealed", true, "ref", "true",
      [](const pg_result& r, int row) { return case_request_binding(r.get(row, 2)); }},
@@ -61,6 +62,9 @@ const sealed_column sealed_columns[] = {
     // store/offer_store.cpp (decline_binding), once the offers migration is in.
     {"offers.decline_reason", "offers", "id", "decline_reason_sealed", true, "NULL", "true",
      [](const pg_result& r, int row) { return fmt::format("offers.decline_reason:{}", r.get(row, 0)); }, true},
+    // store/note_store.cpp add_case_note, once migration 008 is in.
+    {"case_notes.text", "case_notes", "id", "text_sealed", true, "NULL", "true",
+     [](const pg_result& r, int row) { return case_note_binding(r.get_int(row, 0)); }, true},
 };
 
 // Stale: sealed, and the envelope header names another key id (or is not a keyring envelope at

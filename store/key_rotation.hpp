@@ -55,7 +55,8 @@ struct reseal_summary {
 
 // Re-seals, under target (which keys must be sealing under), every keyring-sealed value in
 // PostgreSQL whose envelope names another key id: users.email, cases.request, case_messages.sealed,
-// person_keys.wrapped, reveal_audit.reason, and offers.decline_reason once that table exists.
+// person_keys.wrapped, reveal_audit.reason, and offers.decline_reason and case_notes.text once
+// their tables exist.
 // Stale rows are found in SQL from the envelope header, keyset-paged by primary key; each batch is
 // one short transaction whose updates only land if the value is still the one read, so a
 // concurrent writer is never overwritten. Repeats a column until no stale value remains.

@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "crypto/primitives.hpp"
+#include "store/note_store.hpp"
 #include "store/offer_store.hpp"
 #include "store/outbound_store.hpp"
 #include "store/registry_store.hpp"
@@ -31,9 +32,14 @@ WITH purged AS (
   DELETE FROM case_message_ids WHERE case_id IN (SELECT id FROM purged)
 ), reasons AS (
   UPDATE offers SET decline_reason_sealed = NULL WHERE case_id IN (SELECT id FROM purged) AND decline_reason_sealed IS NOT NULL
+), notes AS (
+  UPDATE case_notes SET text_sealed = NULL, purged_at = now()
+  WHERE case_id IN (SELECT id FROM purged) AND text_sealed IS NOT NULL
+  RETURNING 1
 ), event AS (
   INSERT INTO case_events (case_id, actor, kind, data)
-  SELECT id, $2, 'personal_data_purged', jsonb_build_object('reason', $3::text, 'messages', (SELECT count(*) FROM messages))
+  SELECT id, $2, 'personal_data_purged', jsonb_build_object('reason', $3::text, 'messages', (SELECT count(*) FROM messages),
+                                                            'notes', (SELECT count(*) FROM notes))
   FROM purged
 )
 SELECT (SELECT count(*) FROM purged), (SELECT count(*) FROM messages))sql";
@@ -116,7 +122,7 @@ std::vector<journalist_case> export_journalist(pg_connection& c, const crypto::k
     std::string ref{cases.get(i, 1)};
     auto detail = find_case(c, ref);
     if (!detail) continue;
-    journalist_case jc{detail->summary, std::nullopt, {}};
+    journalist_case jc{detail->summary, std::nullopt, {}, list_case_notes(c, keys, cases.get_int(i, 0))};
     if (!cases.is_null(i, 2)) {
       jc.request = keys.open(cases.get_bytes(i, 2), case_request_binding(ref));
       if (!jc.request) throw std::runtime_error(fmt::format("case {}: the request could not be opened", ref));

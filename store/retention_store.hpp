@@ -12,6 +12,7 @@
 #include "core/time.hpp"
 #include "crypto/keyring.hpp"
 #include "store/case_store.hpp"
+#include "store/note_store.hpp"
 #include "store/pg.hpp"
 
 namespace md::store {
@@ -20,8 +21,8 @@ namespace md::store {
 enum class purge_reason { closed_case, journalist_contact, erasure };
 std::string_view to_string(purge_reason why);
 
-// Destroys the personal data of one case in the caller's transaction: the sealed request and
-// every sealed message (in and out), the journalist's blind index and the case's Message-IDs
+// Destroys the personal data of one case in the caller's transaction: the sealed request,
+// every sealed message (in and out) and every internal note's text, the journalist's blind index and the case's Message-IDs
 // (so that nothing links it to a journalist any more). The triage fields and the timeline stay
 // for statistics. Writes a `personal_data_purged` event. False if already purged.
 bool purge_case_personal_data(pg_connection& tx, std::int64_t case_id, purge_reason why, std::string_view actor);
@@ -36,9 +37,10 @@ struct journalist_case {
   case_summary summary;
   std::optional<std::string> request;  // the request as received (JSON or the raw email)
   std::vector<journalist_message> messages;
+  std::vector<case_note> notes;  // staff's internal notes on the case, opened (oldest first)
 };
 // Everything held about the journalist with this email (a subject access request): their cases
-// with requests and messages opened, oldest first. Empty if none.
+// with requests, messages and internal notes opened, oldest first. Empty if none.
 std::vector<journalist_case> export_journalist(pg_connection& c, const crypto::keyring& keys, std::string_view email);
 
 struct journalist_erasure {

@@ -2,8 +2,11 @@
 // session tokens are stored only as hashes, so a database dump cannot be used to log in.
 #pragma once
 #include <chrono>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "crypto/keyring.hpp"
 #include "store/pg.hpp"
@@ -21,6 +24,23 @@ std::optional<user_record> find_user_by_email(pg_connection& c, const crypto::ke
 // Creates the user, or sets the password and role of an existing one. Returns the id.
 std::int64_t upsert_user(pg_connection& c, const crypto::keyring& keys, std::string_view email,
                          std::string_view password_hash, std::string_view role);
+
+// users.email_sealed is bound to the hex of the email's blind index (users.email_index).
+std::string user_email_binding(std::string_view email_index);
+
+// A staff member as other staff see them: the label is their own email address, opened for the
+// dashboard (who is assigned, who wrote a note). Labels are personal data: never log them.
+struct staff_member {
+  std::int64_t id = 0;
+  std::string label, role;
+};
+// Users not disabled, ordered by label.
+std::vector<staff_member> list_staff(pg_connection& c, const crypto::keyring& keys);
+// The labels of these users (disabled ones too: they may still be named on a case); ids that
+// do not exist are left out.
+std::map<std::int64_t, std::string> staff_labels(pg_connection& c, const crypto::keyring& keys,
+                                                 std::span<const std::int64_t> ids);
+std::string staff_label(pg_connection& c, const crypto::keyring& keys, std::int64_t id);  // empty if unknown
 
 struct session_record {
   std::int64_t user_id = 0;
