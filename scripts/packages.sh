@@ -16,7 +16,14 @@ mediadesk_packages=(
   curl wrk openssl python3 procps util-linux passwd postfix
   # fuzzing (libFuzzer ships with clang's runtime libraries)
   clang-14 libclang-rt-14-dev
+  # browser end-to-end tests (tests/e2e): Debian's chromium, driven by playwright-core from npm;
+  # a font so that the screenshots show text
+  chromium fonts-dejavu-core
 )
+# Node and npm for playwright-core (scripts/e2e_deps.sh): Debian's, only when there are none yet,
+# because Debian's nodejs and npm conflict with another vendor's nodejs that bundles npm.
+command -v node >/dev/null 2>&1 || mediadesk_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || mediadesk_packages+=(npm)
 
 install_missing_packages() {
   local missing=()
