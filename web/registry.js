@@ -2,7 +2,7 @@
 // warnings), consents coming to an end, and the reveal audit for admins. Personal fields are
 // never fetched here: lists show aliases and what is set, not the values.
 import { api, can_change, is_admin, query, users } from './api.js';
-import { busy, h, replace, show_error, toast, when } from './ui.js';
+import { busy, case_link, h, replace, show_error, toast, when } from './ui.js';
 
 const soon_days = 30;
 
@@ -153,7 +153,8 @@ export function audit_view(container) {
     try {
       const page = await api(`/api/v1/audit/reveals${query(last ? { before: last.at, before_id: last.id } : {})}`);
       rows.append(...page.reveals.map((r) => h('tr', {},
-        h('td', {}, when(r.at)), h('td', {}, labels.get(r.user_id) || `user ${r.user_id}`), h('td', {}, r.subject),
+        h('td', {}, when(r.at)), h('td', {}, labels.get(r.user_id) || `user ${r.user_id}`),
+        h('td', {}, r.subject.startsWith('case:') ? ['case ', case_link(r.subject.slice(5))] : r.subject),
         h('td', {}, r.fields.join(', ')), h('td', { class: 'pre' }, r.reason ?? ''))));
       last = page.reveals.at(-1) || last;
       more.hidden = page.reveals.length < 200;
