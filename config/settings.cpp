@@ -37,6 +37,8 @@ std::vector<setting_entry> setting_table(settings& s) {
       {"http.idle_timeout_ms", "MEDIADESK_HTTP_IDLE_TIMEOUT_MS", &s.http.idle_timeout_ms, 100, 3'600'000},
       {"http.max_connections", "MEDIADESK_HTTP_MAX_CONNECTIONS", &s.http.max_connections, 1, 1'000'000},
       {"http.shutdown_grace_ms", "MEDIADESK_HTTP_SHUTDOWN_GRACE_MS", &s.http.shutdown_grace_ms, 0, 60'000},
+      {"http.event_stream_max_s", "MEDIADESK_HTTP_EVENT_STREAM_MAX_S", &s.http.event_stream_max_s, 1, 86'400},
+      {"http.max_event_streams", "MEDIADESK_HTTP_MAX_EVENT_STREAMS", &s.http.max_event_streams, 1, 1'000'000},
       {"http.base_url", "MEDIADESK_HTTP_BASE_URL", &s.http.base_url},
       {"http.web_root", "MEDIADESK_HTTP_WEB_ROOT", &s.http.web_root},
       {"http.benchmark_route", "MEDIADESK_HTTP_BENCHMARK_ROUTE", &s.http.benchmark_route},

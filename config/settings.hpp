@@ -22,6 +22,10 @@ struct http_settings {
   std::int64_t idle_timeout_ms = 60'000;
   std::int64_t max_connections = 4096;
   std::int64_t shutdown_grace_ms = 5'000;
+  // The dashboard's live feed (GET /api/v1/events): a stream ends after this long, and the
+  // browser reconnects, so that the session is checked again; beyond the cap, 503.
+  std::int64_t event_stream_max_s = 600;
+  std::int64_t max_event_streams = 1'000;
   std::string base_url;  // public URL for links in mail; empty: http://address:port
   std::string web_root;  // development: serve web/ from this folder instead of the binary
   bool benchmark_route = false;  // POST /bench/trivial: the baseline for bench/webhook.sh

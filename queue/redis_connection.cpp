@@ -4,6 +4,9 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <charconv>
 #include <stdexcept>
 
@@ -112,6 +115,30 @@ redis_reply redis_connection::read_reply() {
   void* raw = nullptr;
   if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) fail("read");
   return redis_reply{static_cast<redisReply*>(raw)};
+}
+
+redis_reply redis_connection::poll_reply(std::chrono::milliseconds wait) {
+  if (broken_) fail("read on a broken connection");
+  auto buffered = [this]() -> redis_reply {
+    void* raw = nullptr;
+    if (redisReaderGetReply(context_->reader, &raw) != REDIS_OK) {
+      broken_ = true;
+      throw unavailable_error("redis read: protocol error");
+    }
+    return redis_reply{static_cast<redisReply*>(raw)};
+  };
+  if (auto r = buffered()) return r;
+  pollfd p{context_->fd, POLLIN, 0};
+  int ready = ::poll(&p, 1, static_cast<int>(wait.count()));
+  if (ready < 0 && errno != EINTR) fail("poll");
+  if (ready <= 0) return nullptr;
+  // Readable (or closed): this read does not block, and EOF marks the connection broken.
+  if (redisBufferRead(context_) != REDIS_OK) fail("read");
+  return buffered();
+}
+
+void redis_connection::enable_keepalive() {
+  if (redisEnableKeepAlive(context_) != REDIS_OK) fail("keepalive");
 }
 
 redis_reply redis_connection::command(std::span<const std::string_view> args) {

@@ -46,6 +46,12 @@ class redis_connection {
   // Pipelining: append many, then read as many replies.
   void append(std::span<const std::string_view> args);
   redis_reply read_reply();
+  // For a subscriber: a reply if one is buffered or arrives within wait, else null. Unlike a
+  // read timeout (which hiredis treats as a failure) a quiet wait leaves the connection usable,
+  // so a long-lived reader can look at a stop flag between waits.
+  redis_reply poll_reply(std::chrono::milliseconds wait);
+  // TCP keepalive, so that a subscriber that only reads notices a peer that vanished silently.
+  void enable_keepalive();
   void set_timeout(std::chrono::milliseconds timeout);
   bool broken() const { return broken_; }
 

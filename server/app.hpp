@@ -16,6 +16,8 @@
 
 namespace md::server {
 
+class event_hub;  // server/event_stream.hpp
+
 struct app_context {
   const settings& config;
   const crypto::keyring& keys;
@@ -26,6 +28,7 @@ struct app_context {
   asio::thread_pool& blocking;  // libpq and hiredis calls run here, never on the I/O threads
   metrics_registry& metrics;
   const taxonomy_holder& taxonomy;
+  event_hub& events;  // the live feed: this process's one Redis subscriber
 
   store::session_timeouts session_timeouts() const {
     return {std::chrono::minutes(config.session.idle_timeout_minutes),
@@ -44,6 +47,7 @@ void add_reply_routes(router& r, app_context& app);
 void add_registry_routes(router& r, app_context& app);
 void add_offer_routes(router& r, app_context& app);
 void add_dashboard_routes(router& r, app_context& app);
+void add_event_routes(router& r, app_context& app);
 
 inline void add_all_routes(router& r, app_context& app) {
   add_intake_routes(r, app);
@@ -57,6 +61,7 @@ inline void add_all_routes(router& r, app_context& app) {
   add_registry_routes(r, app);
   add_offer_routes(r, app);
   add_dashboard_routes(r, app);
+  add_event_routes(r, app);
 }
 
 }  // namespace md::server

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 
 #include "core/errors.hpp"
 #include "server/http_util.hpp"
@@ -82,11 +84,76 @@ std::optional<router::match> router::find(http::verb method, std::string_view pa
   return path_only;
 }
 
+// A streaming response's side of its connection; touched only on the connection's strand.
+struct response_stream::state {
+  state(beast::tcp_stream& socket, bool chunked, std::chrono::milliseconds write_timeout)
+      : socket(socket), wake(socket.get_executor()), chunked(chunked), write_timeout(write_timeout) {}
+  // Shutdown: end the writer's wait, and a write stuck on a client that does not read.
+  void shut_down() {
+    closing = true;
+    wake.cancel();
+    if (writing) socket.cancel();
+  }
+  beast::tcp_stream& socket;
+  asio::steady_timer wake;  // waited on by wait(); cancelled as the signal
+  bool chunked;
+  std::chrono::milliseconds write_timeout;
+  bool notified = false, closing = false, writing = false, failed = false;
+};
+
+awaitable<bool> response_stream::write(std::string_view bytes) {
+  auto& s = *state_;
+  if (s.closing || s.failed) co_return false;
+  if (bytes.empty()) co_return true;  // an empty chunk would end a chunked body
+  s.writing = true;
+  s.socket.expires_after(s.write_timeout);
+  auto buffer = asio::buffer(bytes.data(), bytes.size());
+  beast::error_code ec;
+  if (s.chunked) {
+    auto chunk = http::make_chunk(buffer);
+    auto [write_ec, written] = co_await asio::async_write(s.socket, chunk, use_nothrow);
+    ec = write_ec;
+  } else {
+    auto [write_ec, written] = co_await asio::async_write(s.socket, buffer, use_nothrow);
+    ec = write_ec;
+  }
+  s.writing = false;
+  s.socket.expires_never();  // between writes the stream may be quiet for long
+  if (ec) s.failed = true;
+  co_return !s.failed && !s.closing;
+}
+
+awaitable<void> response_stream::wait(std::chrono::steady_clock::time_point until) {
+  auto& s = *state_;
+  if (!s.notified && !s.closing) {
+    s.wake.expires_at(until);
+    co_await s.wake.async_wait(use_nothrow);  // expired or cancelled: either way, look again
+  }
+  // Whatever was notified before this point is visible to the caller's next look.
+  s.notified = false;
+}
+
+std::function<void()> response_stream::notifier() const {
+  std::weak_ptr<state> weak = state_;
+  auto executor = state_->wake.get_executor();
+  return [weak, executor] {
+    asio::post(executor, [weak] {
+      if (auto s = weak.lock()) {
+        s->notified = true;
+        s->wake.cancel();
+      }
+    });
+  };
+}
+
+bool response_stream::closing() const { return state_->closing; }
+
 struct http_server::connection {
   explicit connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
   bool busy = false;             // a request is being handled: finish it before closing
   bool close_requested = false;  // shutdown: close after the current response
+  std::shared_ptr<response_stream::state> streaming;  // while a stream's writer runs
 };
 
 http_server::http_server(asio::io_context& io, const tcp::endpoint& endpoint, http_limits limits, const router& routes,
@@ -123,7 +190,9 @@ void http_server::begin_shutdown() {
     if (auto c = weak.lock()) {
       asio::post(c->stream.get_executor(), [c] {
         c->close_requested = true;
-        if (!c->busy) {
+        if (c->streaming) {
+          c->streaming->shut_down();  // a stream has no natural end: end it now
+        } else if (!c->busy) {
           beast::error_code ignored;
           c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
           c->stream.close();
@@ -230,15 +299,22 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
     std::string route_label = "(none)";
     auto& request = parser.get();
     http_response response;
+    stream_writer writer;
     if (early) {
       response = std::move(*early);
     } else {
       beast::error_code remote_ec;
       auto remote = stream.socket().remote_endpoint(remote_ec);
-      response = co_await dispatch(request, remote, route_label);
+      response = co_await dispatch(request, remote, route_label, writer);
     }
     // Version first: keep_alive's Connection header depends on it.
     response.version(request.version() ? request.version() : 11);
+    if (writer) {
+      add_standard_headers(response);
+      metrics_.count_request(route_label, request.method_string(), response.result_int());
+      co_await serve_stream(*c, response, request.method() == http::verb::head, writer);
+      break;
+    }
     response.keep_alive(!early && request.keep_alive() && !c->close_requested);
     response.prepare_payload();
     add_standard_headers(response);
@@ -255,8 +331,40 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
   stream.close();
 }
 
+// The header as the handler made it, then the writer until it returns; the caller closes.
+// The caller's shared_ptr keeps the connection alive throughout.
+awaitable<void> http_server::serve_stream(connection& c, http_response& response, bool head, stream_writer& writer) {
+  http::response<http::empty_body> header{std::move(response.base())};
+  // HTTP/1.0 has no chunked encoding: there the body simply ends when the connection closes.
+  bool chunked = header.version() >= 11;
+  header.keep_alive(false);
+  header.chunked(chunked);
+  http::response_serializer<http::empty_body> serializer{header};
+  c.stream.expires_after(limits_.stream_write_timeout);
+  auto [header_ec, header_bytes] = co_await http::async_write_header(c.stream, serializer, use_nothrow);
+  c.stream.expires_never();
+  if (header_ec || head) co_return;
+  auto state = std::make_shared<response_stream::state>(c.stream, chunked, limits_.stream_write_timeout);
+  state->closing = c.close_requested;  // shutdown began while the header was on its way
+  c.streaming = state;
+  response_stream out{state};
+  try {
+    co_await writer(out);
+  } catch (const std::exception& e) {
+    spdlog::error("a stream's writer failed: {}", e.what());
+  }
+  c.streaming.reset();
+  if (chunked && !state->failed) {
+    // The last chunk says the body is complete rather than cut off; a short deadline, since
+    // nobody may be reading.
+    auto last = http::make_chunk_last();
+    c.stream.expires_after(std::chrono::seconds(1));
+    co_await asio::async_write(c.stream, last, use_nothrow);
+  }
+}
+
 awaitable<http_response> http_server::dispatch(http_request& request, const tcp::endpoint& remote,
-                                               std::string& route_label) {
+                                               std::string& route_label, stream_writer& writer) {
   auto target = std::string_view{request.target()};
   auto path = target.substr(0, target.find('?'));
   auto match = routes_.find(request.method(), path);
@@ -266,7 +374,9 @@ awaitable<http_response> http_server::dispatch(http_request& request, const tcp:
     co_return error_response(http::status::method_not_allowed, "method not allowed");
   request_context ctx{request, remote, std::move(match->params)};
   try {
-    co_return co_await (*match->handler)(ctx);
+    auto response = co_await (*match->handler)(ctx);
+    writer = std::move(ctx.stream);
+    co_return response;
   } catch (const unavailable_error& e) {
     spdlog::warn("{} {}: {}", std::string_view{request.method_string()}, route_label, e.what());
     auto r = error_response(http::status::service_unavailable, "temporarily unavailable; retry later");

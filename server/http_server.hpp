@@ -1,9 +1,12 @@
 // The HTTP front door (Boost.Beast): an acceptor, one coroutine per connection with a fresh
 // parser, explicit header/body limits and a deadline before every read, a connection cap, a
-// route table, and graceful shutdown (idle connections close, in-flight requests finish).
-// Handlers are plain functions of the request; nothing here knows what they do.
+// route table, and graceful shutdown (idle connections close, in-flight requests finish, open
+// streams end at once). Handlers are plain functions of the request; nothing here knows what
+// they do. A handler may also take over its connection for a long-lived stream (server-sent
+// events) through request_context::stream; every stream write still has a deadline.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +20,27 @@
 
 namespace md::server {
 
+// The connection of a streaming response, handed to its writer. Used on the connection's strand
+// only, except notifier(). The writer returns when write() fails or closing() holds.
+class response_stream {
+ public:
+  struct state;
+  explicit response_stream(std::shared_ptr<state> s) : state_(std::move(s)) {}
+  // Sends bytes (kept alive by the caller until this completes) within the write deadline.
+  // false: the client is gone or reads too slowly, or the server is shutting down.
+  awaitable<bool> write(std::string_view bytes);
+  // Returns at `until`, after a notification, or at shutdown, whichever comes first. A
+  // notification that came before the wait makes it return at once (no lost wake-up).
+  awaitable<void> wait(std::chrono::steady_clock::time_point until);
+  // For any thread: ends the current or next wait(). Harmless once the stream has ended.
+  std::function<void()> notifier() const;
+  bool closing() const;  // begin_shutdown() was called: return now
+
+ private:
+  std::shared_ptr<state> state_;
+};
+using stream_writer = std::function<awaitable<void>(response_stream&)>;
+
 struct request_context {
   http_request& request;
   tcp::endpoint remote;
@@ -24,6 +48,10 @@ struct request_context {
   std::string_view path_param(std::string_view name) const;
   // A database id in the path: 1 to 18 digits, else nullopt (the caller answers 404).
   std::optional<std::int64_t> id_param(std::string_view name) const;
+  // Set by a handler that streams: the server sends the handler's response header (no
+  // Content-Length; chunked for HTTP/1.1; its body is ignored), runs this writer, then closes
+  // the connection. Unset: an ordinary response.
+  stream_writer stream = {};
 };
 
 using route_handler = std::function<awaitable<http_response>(request_context&)>;
@@ -55,6 +83,8 @@ struct http_limits {
   std::size_t body_limit = 256 * 1024;
   std::chrono::milliseconds header_timeout{10'000}, body_timeout{30'000}, idle_timeout{60'000};
   std::size_t max_connections = 4096;
+  // Each write of a streaming response: a client that stops reading is dropped after this.
+  std::chrono::milliseconds stream_write_timeout{10'000};
 };
 
 class http_server {
@@ -64,7 +94,8 @@ class http_server {
   ~http_server();
   void start();
   tcp::endpoint local_endpoint() const;
-  // Stops accepting; idle connections are closed, busy ones close after their response.
+  // Stops accepting; idle connections are closed, busy ones close after their response, and
+  // streams are told to end now (a write in progress is cancelled).
   void begin_shutdown();
   std::size_t open_connections() const { return open_connections_.load(); }
 
@@ -72,7 +103,9 @@ class http_server {
   struct connection;
   awaitable<void> accept_loop();
   awaitable<void> serve_connection(std::shared_ptr<connection> c);
-  awaitable<http_response> dispatch(http_request& request, const tcp::endpoint& remote, std::string& route_label);
+  awaitable<http_response> dispatch(http_request& request, const tcp::endpoint& remote, std::string& route_label,
+                                    stream_writer& writer);
+  awaitable<void> serve_stream(connection& c, http_response& response, bool head, stream_writer& writer);
 
   asio::io_context& io_;
   tcp::acceptor acceptor_;

@@ -58,6 +58,12 @@ std::string metrics_registry::render() const {
       "# TYPE mediadesk_mail_retried_total counter\nmediadesk_mail_retried_total {}\n"
       "# TYPE mediadesk_mail_dead_lettered_total counter\nmediadesk_mail_dead_lettered_total {}\n",
       mail_delivered.load(), mail_retried.load(), mail_dead_lettered.load());
+  out += fmt::format(
+      "# HELP mediadesk_event_streams_open Live-feed event streams open in this process.\n"
+      "# TYPE mediadesk_event_streams_open gauge\nmediadesk_event_streams_open {}\n"
+      "# TYPE mediadesk_events_delivered_total counter\nmediadesk_events_delivered_total {}\n"
+      "# TYPE mediadesk_event_resyncs_total counter\nmediadesk_event_resyncs_total {}\n",
+      event_streams_open.load(), events_delivered.load(), event_resyncs.load());
   return out;
 }
 

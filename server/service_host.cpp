@@ -39,9 +39,15 @@ service_host::service_host(const settings& config, roles r) : config_(config), r
     redis_ = std::make_unique<queue::shared_redis>(queue::parse_redis_url(config.redis.url),
                                                    std::chrono::milliseconds(config.redis.timeout_ms));
     blocking_ = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(config.database.pool_size));
-    app_ = std::make_unique<app_context>(app_context{config, *keys_, *appender_, *database_, *redis_,
-                                                     queue::redis_keys{config.redis.key_prefix}, *blocking_,
-                                                     metrics_, *taxonomy_});
+    queue::redis_keys redis_keys{config.redis.key_prefix};
+    // The subscriber's own connection, with a timeout short enough that stopping it is prompt.
+    events_ = std::make_unique<event_hub>(
+        event_hub_options{queue::parse_redis_url(config.redis.url), redis_keys.events_channel(),
+                          std::min(std::chrono::milliseconds(config.redis.timeout_ms), std::chrono::milliseconds(1'000)),
+                          static_cast<std::size_t>(config.http.max_event_streams)},
+        metrics_);
+    app_ = std::make_unique<app_context>(app_context{config, *keys_, *appender_, *database_, *redis_, redis_keys,
+                                                     *blocking_, metrics_, *taxonomy_, *events_});
     add_all_routes(routes_, *app_);
   }
 }
@@ -74,7 +80,9 @@ void service_host::start() {
     server_ = std::make_unique<http_server>(io_, tcp::endpoint{address, static_cast<unsigned short>(config_.http.port)},
                                             limits, routes_, metrics_);
     server_->start();
+    events_->start();
     start_smtp();  // before the I/O threads run, so the listeners are in place when they do
+    io_work_.emplace(io_.get_executor());
     for (int i = 0; i < config_.http.threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
     spdlog::info("serving HTTP on {}:{}", server_->local_endpoint().address().to_string(),
                  server_->local_endpoint().port());
@@ -150,9 +158,7 @@ void service_host::start_key_refresh() {
     const store::pg_options options{config_.database.url, std::chrono::seconds(2), std::chrono::milliseconds(1000)};
     std::unique_ptr<store::pg_connection> connection;
     std::string last_problem;  // logged once, not every interval
-    std::unique_lock lock(key_refresh_mutex_);
-    while (!key_refresh_wake_.wait_for(lock, interval, [this] { return stop_key_refresh_; })) {
-      lock.unlock();
+    while (!key_refresh_stop_.wait_for(interval)) {
       try {
         if (!connection || connection->broken()) connection = std::make_unique<store::pg_connection>(options);
         if (auto key_id = store::adopt_newest_key_id(*connection, *keys_))
@@ -165,17 +171,12 @@ void service_host::start_key_refresh() {
         if (last_problem != e.what()) spdlog::error("{}", e.what());
         last_problem = e.what();
       }
-      lock.lock();
     }
   });
 }
 
 void service_host::stop_key_refresh() {
-  {
-    std::lock_guard lock(key_refresh_mutex_);
-    stop_key_refresh_ = true;
-  }
-  key_refresh_wake_.notify_all();
+  key_refresh_stop_.request();
   if (key_refresh_thread_.joinable()) key_refresh_thread_.join();
 }
 
@@ -191,6 +192,7 @@ void service_host::shutdown() {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.http.shutdown_grace_ms);
   while (open() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (events_) events_->stop();      // its streams have ended; at most one poll or connection attempt
   if (smtp_) smtp_->close_all();     // grace over: 421 to whoever is left
   if (appender_) appender_->stop();  // answers anything still waiting (SMTP: 451, never a lost 250)
   if (smtp_) {
@@ -198,6 +200,7 @@ void service_host::shutdown() {
     while (smtp_->open_connections() > 0 && std::chrono::steady_clock::now() < goodbye)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  io_work_.reset();
   io_.stop();
   for (auto& t : io_threads_) t.join();
   io_threads_.clear();

@@ -4,7 +4,6 @@
 // Every keys.refresh_s it adopts a newer key id from key_checks (`mediadesk keys rotate`).
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -12,14 +11,18 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
+
 #include "config/settings.hpp"
 #include "crypto/keyring.hpp"
 #include "queue/shared_redis.hpp"
 #include "server/app.hpp"
+#include "server/event_stream.hpp"
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
 #include "server/redis_appender.hpp"
 #include "server/smtp_server.hpp"
+#include "server/stop_signal.hpp"
 #include "server/triage_service.hpp"
 #include "store/pg.hpp"
 
@@ -59,9 +62,14 @@ class service_host {
   std::unique_ptr<store::pg_pool> database_;
   std::unique_ptr<queue::shared_redis> redis_;
   std::unique_ptr<asio::thread_pool> blocking_;
+  // Before io_: streams still suspended when io_ is destroyed leave the hub as their frames go.
+  std::unique_ptr<event_hub> events_;
   std::unique_ptr<app_context> app_;
   router routes_;
   asio::io_context io_;
+  // Keeps io_.run() going until shutdown() is done with it: without connections (all closed by
+  // begin_shutdown) it would return early, and the appender's stop, posted to it, wait in vain.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> io_work_;
   std::unique_ptr<redis_appender> appender_;
   std::unique_ptr<http_server> server_;
   std::unique_ptr<smtp_server> smtp_;  // SMTP/LMTP listeners, when configured
@@ -70,9 +78,7 @@ class service_host {
   // The key id refresher: one small thread with its own short-timeout connection, so that it
   // never waits for the pool and shutdown never waits for it longer than one short query.
   std::thread key_refresh_thread_;
-  std::mutex key_refresh_mutex_;
-  std::condition_variable key_refresh_wake_;
-  bool stop_key_refresh_ = false;
+  stop_signal key_refresh_stop_;
   bool stopped_ = false;
 };
 

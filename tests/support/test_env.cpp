@@ -213,11 +213,22 @@ server::child_process spawn_mediadesk(const std::vector<std::string>& args,
 
 int test_stack::start(const std::string& role, const std::map<std::string, std::string>& extra) {
   auto log = home_ / fmt::format("{}-{}.log", role, processes_.size());
+  auto env = environment(extra);
+  int port = std::stoi(env["MEDIADESK_HTTP_PORT"]);
+  // Not yet waited for (wait_exit, or stopped): the port may still be taken. Asking running()
+  // instead would reap the process and lose the exit status a test may still want.
+  bool port_in_use = std::any_of(processes_.begin(), processes_.end(),
+                                 [&](const process& p) { return p.http_port == port && p.child.pid() > 0; });
+  if (role == "serve" && port_in_use && !extra.contains("MEDIADESK_HTTP_PORT")) {
+    port = server::free_loopback_port();  // a second serve on the same Redis and PostgreSQL
+    env["MEDIADESK_HTTP_PORT"] = std::to_string(port);
+  }
   // --config /dev/null: the defaults and the environment only, whatever the working folder holds.
-  processes_.push_back({spawn_mediadesk({"--config", "/dev/null", role}, environment(extra), log), role, log});
+  processes_.push_back({spawn_mediadesk({"--config", "/dev/null", role}, env, log), role, log,
+                        role == "serve" ? port : 0});
   int index = static_cast<int>(processes_.size() - 1);
   if (role == "serve") {
-    auto c = client();
+    http_client c("http://127.0.0.1:" + std::to_string(port));
     if (!eventually([&] { return c.get("/healthz").status == 200; }, std::chrono::seconds(20)))
       throw std::runtime_error("mediadesk serve did not come up; see " + log.string());
   }

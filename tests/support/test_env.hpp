@@ -41,6 +41,7 @@ class http_client {
   // Keeps cookies across calls; log_in stores the CSRF token for later state-changing calls.
   http_result log_in(const std::string& email, const std::string& password);
   const std::string& csrf() const { return csrf_; }
+  const std::string& cookie() const { return cookie_; }  // "md_session=…" once logged in
 
  private:
   std::string base_url_;
@@ -59,7 +60,9 @@ class test_stack {
   // A shell command prefix running the mediadesk binary as an operator would: `env -i` with this
   // stack's environment (and extra), then the binary and `--config /dev/null`; append the arguments.
   std::string cli_command(const std::map<std::string, std::string>& extra = {}) const;
-  // Starts `mediadesk <role>`; waits for /healthz when role is serve. Returns its index.
+  // Starts `mediadesk <role>`; waits for /healthz when role is serve. Returns its index. A serve
+  // started while another of this stack's serve processes has not been waited for gets a port
+  // of its own (http_port(index)); after wait_exit, a new one takes the old port again.
   int start(const std::string& role, const std::map<std::string, std::string>& extra = {});
   void kill(int index, int signal);
   int wait_exit(int index, std::chrono::milliseconds timeout);  // exit status, or -1 on timeout
@@ -68,6 +71,7 @@ class test_stack {
   bool wait_for_log(int index, const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  int http_port(int index) const { return processes_[index].http_port; }  // of a serve process
   http_client client() const { return http_client(base_url()); }
   // A client logged in as the seeded admin.
   http_client admin();
@@ -102,6 +106,7 @@ class test_stack {
     server::child_process child;
     std::string role;
     std::filesystem::path log;
+    int http_port = 0;
   };
   std::vector<process> processes_;
 };
