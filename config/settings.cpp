@@ -108,6 +108,8 @@ std::vector<setting_entry> setting_table(settings& s) {
       {"offers.deadline_margin_minutes", "MEDIADESK_OFFERS_DEADLINE_MARGIN_MINUTES", &s.offers.deadline_margin_minutes,
        0, 1'440},
       {"offers.release_contact", "MEDIADESK_OFFERS_RELEASE_CONTACT", &s.offers.release_contact},
+      {"aftercare.due_working_days", "MEDIADESK_AFTERCARE_DUE_WORKING_DAYS", &s.aftercare.due_working_days, 0, 20},
+      {"aftercare.due_hour", "MEDIADESK_AFTERCARE_DUE_HOUR", &s.aftercare.due_hour, 0, 23},
       {"triage.taxonomy_dir", "MEDIADESK_TAXONOMY_DIR", &s.triage.taxonomy_dir},
       {"webhook.secret", "MEDIADESK_WEBHOOK_SECRET", &s.webhook.secret},
       {"webhook.secret_file", "MEDIADESK_WEBHOOK_SECRET_FILE", &s.webhook.secret_file},

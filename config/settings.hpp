@@ -124,6 +124,13 @@ struct consent_settings {
   std::string staff_address;
 };
 
+// Aftercare: every engagement of a spokesperson creates a check-in task, due this many working
+// days (Monday to Friday, London) after it, at due_hour London time.
+struct aftercare_settings {
+  std::int64_t due_working_days = 1;
+  std::int64_t due_hour = 17;
+};
+
 struct triage_settings {
   std::string taxonomy_dir;  // topics, regions, outlets...: empty = the copies built into the binary
 };
@@ -166,6 +173,7 @@ struct settings {
   retention_settings retention;
   consent_settings consent;
   offers_settings offers;
+  aftercare_settings aftercare;
   triage_settings triage;
   webhook_settings webhook;
   keys_settings keys;

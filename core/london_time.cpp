@@ -35,4 +35,18 @@ time_point from_london(year_month_day date, int hour, int minute) {
   return wall_as_utc;
 }
 
+time_point london_working_days_later(time_point t, int working_days, int hour) {
+  auto day = sys_days{to_london(t).date};
+  auto weekend = [](sys_days d) {
+    auto w = weekday{d};
+    return w == Saturday || w == Sunday;
+  };
+  for (int left = working_days; left > 0;) {
+    day += days{1};
+    if (!weekend(day)) --left;
+  }
+  while (weekend(day)) day += days{1};
+  return from_london(year_month_day{day}, hour, 0);
+}
+
 }  // namespace md

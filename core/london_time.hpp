@@ -23,4 +23,9 @@ london_civil to_london(time_point t);
 // last Sunday of March) moves forward an hour; an ambiguous autumn time is its first (BST) instance.
 time_point from_london(std::chrono::year_month_day date, int hour, int minute);
 
+// `working_days` working days (Monday to Friday; bank holidays are not known) after t's London
+// date, at hour:00 London time; 0 is t's own date, or the next working day if that is a weekend.
+// Aftercare check-ins fall due this way.
+time_point london_working_days_later(time_point t, int working_days, int hour);
+
 }  // namespace md

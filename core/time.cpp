@@ -90,4 +90,21 @@ std::string format_iso8601(time_point t) {
                      hms.minutes().count(), hms.seconds().count(), hms.subseconds().count());
 }
 
+std::optional<std::chrono::year_month_day> parse_iso_date(std::string_view s) {
+  using namespace std::chrono;
+  std::size_t pos = 0;
+  int y, mo, d;
+  if (!read_digits(s, pos, 4, y) || !expect(s, pos, '-') || !read_digits(s, pos, 2, mo) ||
+      !expect(s, pos, '-') || !read_digits(s, pos, 2, d) || pos != s.size())
+    return std::nullopt;
+  year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || y < 1970 || y > 9999) return std::nullopt;
+  return ymd;
+}
+
+std::string format_iso_date(std::chrono::year_month_day date) {
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                     static_cast<unsigned>(date.day()));
+}
+
 }  // namespace md

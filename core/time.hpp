@@ -21,6 +21,11 @@ std::optional<time_point> parse_iso8601(std::string_view text);
 // "2026-11-27T21:02:12.345Z"
 std::string format_iso8601(time_point t);
 
+// A calendar date, exactly "YYYY-MM-DD" (years 1970 to 9999); nullopt for anything else,
+// including impossible dates such as 2026-02-30.
+std::optional<std::chrono::year_month_day> parse_iso_date(std::string_view text);
+std::string format_iso_date(std::chrono::year_month_day date);
+
 inline std::int64_t to_unix_ms(time_point t) { return t.time_since_epoch().count(); }
 inline time_point from_unix_ms(std::int64_t ms) { return time_point{std::chrono::milliseconds{ms}}; }
 
