@@ -11,6 +11,7 @@
 #include "server/redis_appender.hpp"
 #include "server/metrics.hpp"
 #include "server/triage_service.hpp"
+#include "store/coverage_store.hpp"
 #include "store/pg.hpp"
 #include "store/user_store.hpp"
 
@@ -30,6 +31,10 @@ struct app_context {
   const taxonomy_holder& taxonomy;
   event_hub& events;  // the live feed: this process's one Redis subscriber
 
+  store::aftercare_policy aftercare_policy() const {
+    return {static_cast<int>(config.aftercare.due_working_days), static_cast<int>(config.aftercare.due_hour)};
+  }
+
   store::session_timeouts session_timeouts() const {
     return {std::chrono::minutes(config.session.idle_timeout_minutes),
             std::chrono::hours(config.session.absolute_timeout_hours)};
@@ -48,6 +53,7 @@ void add_registry_routes(router& r, app_context& app);
 void add_offer_routes(router& r, app_context& app);
 void add_dashboard_routes(router& r, app_context& app);
 void add_event_routes(router& r, app_context& app);
+void add_coverage_routes(router& r, app_context& app);
 
 inline void add_all_routes(router& r, app_context& app) {
   add_intake_routes(r, app);
@@ -62,6 +68,7 @@ inline void add_all_routes(router& r, app_context& app) {
   add_offer_routes(r, app);
   add_dashboard_routes(r, app);
   add_event_routes(r, app);
+  add_coverage_routes(r, app);
 }
 
 }  // namespace md::server

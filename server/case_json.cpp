@@ -28,6 +28,7 @@ json::object case_summary_json(const store::case_summary& s) {
   return json::object{{"ref", s.ref},
                       {"status", s.status},
                       {"source", s.source},
+                      {"proactive", s.source == "staff"},
                       {"topics", std::move(topics)},
                       {"regions", std::move(regions)},
                       {"medium", optional_json(s.medium)},

@@ -8,6 +8,7 @@
 #include "server/app.hpp"
 #include "server/auth.hpp"
 #include "server/case_json.hpp"
+#include "server/case_write.hpp"
 #include "server/dashboard_input.hpp"
 #include "server/http_util.hpp"
 #include "server/offer_service.hpp"
@@ -17,47 +18,17 @@ namespace md::server {
 namespace json = boost::json;
 namespace {
 
-// After the commit, dashboards hear of the change. Losing it is harmless (a dashboard reloads
-// anyway), so Redis being down must not fail a change already made.
-void announce_case_changed(app_context& app, const std::string& ref) {
-  try {
-    app.redis.with([&](queue::redis_connection& redis) { publish_case_changed(redis, app.redis_keys, ref); });
-  } catch (const unavailable_error&) {
-  }
-}
-
 json::value assignee_json(const std::optional<store::labelled_user>& u) {
   return u ? json::value(labelled_user_json(*u)) : json::value(nullptr);
-}
-
-// A staff member's change to one case (PUT or POST /api/v1/cases/{ref}/...): the session (staff
-// or admin, CSRF checked), the ref and one field of the JSON body; or the answer to give (401,
-// 403, 400 for a body that is not a JSON object, 404 for a malformed ref). The field's name is a
-// plain pointer: no class temporary may sit in the caller's co_await (server/net.hpp).
-struct case_write {
-  staff_session session;
-  std::string ref;
-  std::optional<json::value> field;  // absent: not in the body
-};
-awaitable<std::variant<case_write, http_response>> staff_case_write(app_context& app, request_context& ctx,
-                                                                    const char* field_name) {
-  auto s = co_await require_session(app, ctx, role::staff);
-  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
-  auto body = json_object_body(ctx.request);
-  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
-  case_write out{std::get<staff_session>(s), std::string{ctx.path_param("ref")}, std::nullopt};
-  if (!parse_case_ref(out.ref)) co_return error_response(http::status::not_found, "no such case");
-  if (auto* v = std::get<json::object>(body).if_contains(field_name)) out.field = *v;
-  co_return out;
 }
 
 // PUT {"user_id": id | null}: after staff_case_write, 400 (user_id), then 404 (the case), then
 // 400 (a user who cannot be assigned: unknown, disabled or a viewer).
 awaitable<http_response> handle_assign(app_context& app, request_context& ctx) {
-  auto found = co_await staff_case_write(app, ctx, "user_id");
+  auto found = co_await staff_case_write(app, ctx);
   if (auto* r = std::get_if<http_response>(&found)) co_return std::move(*r);
   auto& write = std::get<case_write>(found);
-  auto& field = write.field;
+  auto* field = write.body.if_contains("user_id");
   if (!field || !(field->is_null() || (field->is_int64() && field->get_int64() > 0)))
     co_return field_error_response({"user_id", "user_id is required: a user's id, or null for nobody"});
   std::optional<std::int64_t> user_id;
@@ -88,11 +59,12 @@ json::object note_json(const store::case_note& n) {
 // POST {"text"}: after staff_case_write, 400 (text), then 404 (the case), then 410 once the case's
 // personal data was purged (a note added afterwards would outlive every purge).
 awaitable<http_response> handle_add_note(app_context& app, request_context& ctx) {
-  auto found = co_await staff_case_write(app, ctx, "text");
+  auto found = co_await staff_case_write(app, ctx);
   if (auto* r = std::get_if<http_response>(&found)) co_return std::move(*r);
   auto& write = std::get<case_write>(found);
-  auto checked = write.field && write.field->is_string()
-                     ? note_text(write.field->get_string())
+  auto* field = write.body.if_contains("text");
+  auto checked = field && field->is_string()
+                     ? note_text(field->get_string())
                      : field_error{"text", "text is required: the note (up to 5000 characters)"};
   if (auto* e = std::get_if<field_error>(&checked)) co_return field_error_response(*e);
   struct outcome {
@@ -158,6 +130,23 @@ awaitable<http_response> handle_list_users(app_context& app, request_context& ct
 }
 
 }  // namespace
+
+awaitable<std::variant<case_write, http_response>> staff_case_write(app_context& app, request_context& ctx) {
+  auto s = co_await require_session(app, ctx, role::staff);
+  if (auto* r = std::get_if<http_response>(&s)) co_return std::move(*r);
+  auto body = json_object_body(ctx.request);
+  if (auto* r = std::get_if<http_response>(&body)) co_return std::move(*r);
+  case_write out{std::get<staff_session>(s), std::string{ctx.path_param("ref")}, std::move(std::get<json::object>(body))};
+  if (!parse_case_ref(out.ref)) co_return error_response(http::status::not_found, "no such case");
+  co_return out;
+}
+
+void announce_case_changed(app_context& app, const std::string& ref) {
+  try {
+    app.redis.with([&](queue::redis_connection& redis) { publish_case_changed(redis, app.redis_keys, ref); });
+  } catch (const unavailable_error&) {
+  }
+}
 
 void add_dashboard_routes(router& r, app_context& app) {
   r.add(http::verb::put, "/api/v1/cases/{ref}/assignee", [&app](request_context& c) { return handle_assign(app, c); });

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include <fmt/format.h>
+
 #include "core/case_ref.hpp"
 
 namespace md::server {
@@ -85,17 +87,21 @@ std::variant<store::case_filter, field_error> parse_case_filter(const std::map<s
   return filter;
 }
 
-std::variant<std::string, field_error> note_text(std::string_view text) {
+std::variant<std::string, field_error> trimmed_text(std::string_view text, std::string_view field,
+                                                    std::size_t max_characters, std::string_view what) {
   constexpr std::string_view space = " \t\r\n\f\v";
   auto first = text.find_first_not_of(space);
-  if (first == std::string_view::npos) return field_error{"text", "text is required: the note (up to 5000 characters)"};
+  if (first == std::string_view::npos) return field_error{std::string{field}, fmt::format("{} is required: {}", field, what)};
   text = text.substr(first, text.find_last_not_of(space) - first + 1);
-  // Characters, not bytes: every byte that does not continue a UTF-8 sequence starts one (the
-  // JSON parser has already refused invalid UTF-8).
+  // Characters, not bytes: every byte that does not continue a UTF-8 sequence starts one.
   auto characters = std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
-  if (static_cast<std::size_t>(characters) > max_note_characters)
-    return field_error{"text", "text is too long: at most 5000 characters"};
+  if (static_cast<std::size_t>(characters) > max_characters)
+    return field_error{std::string{field}, fmt::format("{} is too long: at most {} characters", field, max_characters)};
   return std::string{text};
+}
+
+std::variant<std::string, field_error> note_text(std::string_view text) {
+  return trimmed_text(text, "text", max_note_characters, "the note (up to 5000 characters)");
 }
 
 }  // namespace md::server

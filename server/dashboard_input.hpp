@@ -18,8 +18,14 @@ namespace md::server {
 std::variant<store::case_filter, field_error> parse_case_filter(const std::map<std::string, std::string>& params,
                                                                 std::int64_t session_user_id);
 
+// Free text from a client with surrounding white space removed: 1 to max_characters characters
+// (code points; the JSON parser has already refused invalid UTF-8). `what` ends the messages:
+// "<field> is required: <what>".
+std::variant<std::string, field_error> trimmed_text(std::string_view text, std::string_view field,
+                                                    std::size_t max_characters, std::string_view what);
+
 inline constexpr std::size_t max_note_characters = 5000;
-// A note's text with surrounding white space removed: 1 to 5000 characters (code points).
+// A note's text: 1 to 5000 characters.
 std::variant<std::string, field_error> note_text(std::string_view text);
 
 }  // namespace md::server

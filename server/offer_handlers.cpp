@@ -334,12 +334,12 @@ awaitable<http_response> handle_answer_offer(app_context& app, request_context& 
           }
         }
       }
-      store::answer_offer(tx, app.keys, view->offer.id, store::offer_answer::accept, "");
+      store::answer_offer(tx, app.keys, view->offer.id, store::offer_answer::accept, "", app.aftercare_policy());
       after_accept(tx, redis, deps, ref, view->offer.id);
       return {http::status::ok, "Thank you: accepted",
               "We are emailing you the journalist's contact details now. Please get in touch with them directly.", {}};
     }
-    store::answer_offer(tx, app.keys, view->offer.id, store::offer_answer::decline, reason);
+    store::answer_offer(tx, app.keys, view->offer.id, store::offer_answer::decline, reason, app.aftercare_policy());
     auto waterfall = tx.exec("SELECT waterfall FROM cases WHERE ref = $1", {store::text(ref)});
     after_close(tx, redis, deps, {view->offer.id, view->offer.partner_id, ref, waterfall.get_bool(0, 0), "declined"}, at);
     return {http::status::ok, "Thank you: declined", "Thank you for letting us know. Nothing else is needed.", {}};

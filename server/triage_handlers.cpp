@@ -93,6 +93,7 @@ awaitable<http_response> handle_retriage(app_context& app, request_context& ctx)
       auto found = c.transaction([&](store::pg_connection& tx) -> bool {
         auto current = store::lock_case_triage(tx, ref);
         if (!current) return false;
+        if (current->source == "staff") return true;  // a pitch, not a request: staff set its fields
         std::string document;
         try {
           document = store::open_case_request(tx, app.keys, ref);

@@ -297,6 +297,28 @@ WHERE m.message_id_index = ANY($1::bytea[]) ORDER BY m.created_at DESC LIMIT 1)s
   return out;
 }
 
+std::string open_proactive_case(pg_connection& tx, const crypto::keyring& keys, std::string_view summary,
+                                const routing::triage_result& t, std::string_view actor) {
+  auto allocated = tx.exec(allocate_refs_sql, {number(1)});
+  auto ref = format_case_ref(static_cast<int>(allocated.get_int(0, 0)), allocated.get_int(0, 1));
+  auto document = boost::json::serialize(boost::json::object{{"summary", summary}});
+  auto inserted = tx.exec(
+      insert_case_sql,
+      {text(ref), null_param(), text("staff"), number(static_cast<int>(t.priority_level)),
+       text(text_array_literal(t.topics)), text(text_array_literal(t.regions)), optional_string(t.medium),
+       optional_string(t.outlet_name), optional_string(t.outlet_scope),
+       t.deadline ? text(format_iso8601(*t.deadline)) : null_param(), null_param(),
+       bytes(keys.seal(document, case_request_binding(ref))), number(to_unix_ms(now())), number(t.priority_score),
+       text(boost::json::serialize(routing::needs_json(t.needs))), text(format_iso8601(t.target_at)),
+       text("[]")});
+  std::string case_id{inserted.get(0, 0)};
+  tx.exec("UPDATE cases SET status = 'triaged' WHERE id = $1", {text(case_id)});
+  boost::json::object data{{"source", "staff"}, {"proactive", true}, {"priority", to_string(t.priority_level)},
+                           {"priority_score", t.priority_score}};
+  tx.exec(insert_event_sql, {text(case_id), text(actor), text("case_opened"), text(boost::json::serialize(data))});
+  return ref;
+}
+
 void store_failed_intake(pg_connection& c, const failed_intake& f) {
   if (f.intake_id.empty()) return;  // nothing to look up by: the dead-letter stream keeps it
   c.exec(R"sql(

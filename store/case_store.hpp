@@ -138,6 +138,12 @@ std::vector<std::optional<stored_intake>> store_new_cases(pg_connection& tx, con
                                                           std::span<const new_case> batch,
                                                           const same_request_test& same_request);
 
+// A case the desk opens itself (a story it pitches, counted as proactive): source 'staff', no
+// intake, straight to triaged with the fields staff gave, the summary sealed as its request
+// ({"summary": ...}) and a `case_opened` event; in the caller's transaction. Returns the ref.
+std::string open_proactive_case(pg_connection& tx, const crypto::keyring& keys, std::string_view summary,
+                                const routing::triage_result& fields, std::string_view actor);
+
 // ---- triage corrections and re-triage ----
 
 struct case_triage {

@@ -11,6 +11,7 @@
 
 #include "store/case_store.hpp"
 #include "store/migrations.hpp"
+#include "store/coverage_store.hpp"
 #include "store/note_store.hpp"
 #include "store/outbound_store.hpp"
 #include "store/user_store.hpp"
@@ -65,6 +66,9 @@ const sealed_column sealed_columns[] = {
     // store/note_store.cpp add_case_note, once migration 008 is in.
     {"case_notes.text", "case_notes", "id", "text_sealed", true, "NULL", "true",
      [](const pg_result& r, int row) { return case_note_binding(r.get_int(row, 0)); }, true},
+    // store/coverage_store.cpp add_coverage, once migration 009 is in.
+    {"coverage.details", "coverage", "id", "details_sealed", true, "NULL", "true",
+     [](const pg_result& r, int row) { return coverage_details_binding(r.get_int(row, 0)); }, true},
 };
 
 // Stale: sealed, and the envelope header names another key id (or is not a keyring envelope at

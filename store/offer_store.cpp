@@ -109,7 +109,7 @@ std::optional<offer_view> find_offer_by_token(pg_connection& c, std::string_view
 }
 
 void answer_offer(pg_connection& tx, const crypto::keyring& keys, std::int64_t offer_id, offer_answer answer,
-                  std::string_view decline_reason) {
+                  std::string_view decline_reason, const aftercare_policy& aftercare) {
   bool accept = answer == offer_answer::accept;
   auto sealed = !accept && !decline_reason.empty() ? bytes(keys.seal(decline_reason, decline_binding(offer_id)))
                                                     : null_param();
@@ -124,10 +124,13 @@ WHERE id = $1 AND state = 'sent' RETURNING case_id, partner_id, spokesperson_id)
                           !accept && !decline_reason.empty() ? "true" : "false");
   tx.exec(insert_event_sql, {number(case_id), text(fmt::format("partner:{}", r.get(0, 1))),
                              text(accept ? "offer_accepted" : "offer_declined"), text(data)});
-  if (accept)
+  if (accept) {
     tx.exec("UPDATE cases SET status = 'accepted', updated_at = now() WHERE id = $1 AND status IN ('new', 'triaged', 'offered')",
             {number(case_id)});
-  else
+    if (!r.is_null(0, 2))
+      create_aftercare_task(tx, case_id, r.get_int(0, 2), "offer_accepted", aftercare.due_after(now()),
+                            fmt::format("partner:{}", r.get(0, 1)));
+  } else
     tx.exec(reopen_case_sql, {number(case_id)});
 }
 

@@ -12,6 +12,7 @@
 #include "core/time.hpp"
 #include "crypto/keyring.hpp"
 #include "store/case_store.hpp"
+#include "store/coverage_store.hpp"
 #include "store/pg.hpp"
 
 namespace md::store {
@@ -41,9 +42,10 @@ std::optional<offer_view> find_offer_by_token(pg_connection& c, std::string_view
 enum class offer_answer { accept, decline };
 // Records the partner's answer on a sent offer (the caller has checked it is sent and not
 // expired): state, responded_at, the sealed reason, the timeline event and the case's status
-// (accepted; or back to triaged once no offer is open or accepted).
+// (accepted; or back to triaged once no offer is open or accepted). An accepted offer naming a
+// spokesperson is their engagement: it creates their aftercare task, due by `aftercare`.
 void answer_offer(pg_connection& tx, const crypto::keyring& keys, std::int64_t offer_id, offer_answer answer,
-                  std::string_view decline_reason);
+                  std::string_view decline_reason, const aftercare_policy& aftercare);
 
 struct closed_offer {
   std::int64_t offer_id = 0, partner_id = 0;

@@ -36,6 +36,8 @@ WITH purged AS (
   UPDATE case_notes SET text_sealed = NULL, purged_at = now()
   WHERE case_id IN (SELECT id FROM purged) AND text_sealed IS NOT NULL
   RETURNING 1
+), coverage_details AS (
+  UPDATE coverage SET details_sealed = NULL WHERE case_id IN (SELECT id FROM purged) AND details_sealed IS NOT NULL
 ), event AS (
   INSERT INTO case_events (case_id, actor, kind, data)
   SELECT id, $2, 'personal_data_purged', jsonb_build_object('reason', $3::text, 'messages', (SELECT count(*) FROM messages),

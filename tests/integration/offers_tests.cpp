@@ -233,6 +233,13 @@ TEST_CASE("offers: matches, a partner's answer by link, consent at send time and
   CHECK(timeline.find("offer_sent") != std::string::npos);
   CHECK(timeline.find("offer_accepted") != std::string::npos);
   CHECK(timeline.find("contact_released") != std::string::npos);
+  // The spokesperson takes part: their aftercare check-in is due (issue 8).
+  CHECK(timeline.find("aftercare_created") != std::string::npos);
+  auto aftercare = json_object_of(staff.get("/api/v1/aftercare")).at("tasks").as_array();
+  REQUIRE(aftercare.size() == 1);
+  CHECK(aftercare[0].at("reason") == "offer_accepted");
+  CHECK(aftercare[0].at("spokesperson").at("alias") == "Speaker A");
+  CHECK(aftercare[0].at("case_ref").as_string() == ref);
   REQUIRE(eventually([&] { return !mails_with(maildir, "Contact details for media request " + ref).empty(); }, 20s));
   auto details = mails_with(maildir, "Contact details for media request " + ref).at(0);
   CHECK(details.find("contact@forum.example.org") != std::string::npos);
