@@ -162,8 +162,7 @@ export function reports_view(container, params = new URLSearchParams()) {
     } catch (error) {
       body.setAttribute('aria-busy', 'false');
       replace(period_text, '');
-      if (error.status === 400 && error.body?.field) show_error(error, form_error);
-      else if (error.status !== 401) show_error(error, form_error);
+      if (error.status !== 401) show_error(error, form_error);  // a 400 names the field: "from: …"
     }
   })();
   document.title = 'Reports – MediaDesk';
