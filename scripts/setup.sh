@@ -5,6 +5,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$here/scripts/packages.sh"
 install_missing_packages
+# Chart.js for the dashboard (npm ci from web/package-lock.json): the build embeds it.
+"$here/scripts/web_deps.sh"
 
 build_dir="${MEDIADESK_BUILD_DIR:-$here/build}"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"

@@ -1,11 +1,15 @@
-// The staff dashboard's entry: log-in, the session, the hash router (#/queue, #/case/REF,
-// #/partners, #/spokespeople[/ID], #/consents, #/audit), keyboard shortcuts and the live feed.
+// The staff dashboard's entry: log-in, the session, the hash router (#/queue, #/case/REF, #/new,
+// #/partners, #/spokespeople[/ID], #/consents, #/audit, #/reports[?from&to], #/reports/annual?year,
+// #/aftercare), keyboard shortcuts and the live feed.
 // Plain ES modules, no framework; all request text is rendered as text, never as HTML.
-import { api, is_admin, remember_session, session, when_logged_out } from './api.js';
+import { aftercare_view, refresh_aftercare_counts, reset_aftercare_counts } from './aftercare.js';
+import { api, can_change, is_admin, remember_session, session, when_logged_out } from './api.js';
 import { case_view } from './case.js';
 import { start_live, stop_live } from './live.js';
+import { new_case_view } from './new_case.js';
 import { queue_view } from './queue.js';
 import { audit_view, consents_view, partners_view, spokespeople_view } from './registry.js';
+import { annual_view, reports_view } from './reports.js';
 import { clear_error, replace, show_error } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
@@ -17,11 +21,13 @@ function show_chrome(logged_in) {
   $('app-view').hidden = !logged_in;
   $('nav').hidden = !logged_in;
   $('audit-link').hidden = !is_admin();
+  $('aftercare-link').hidden = !logged_in || !can_change();
   replace($('whoami'), logged_in ? `${session.label || 'signed in'} · ${session.role}` : '');
 }
 
 function show_login(message) {
   stop_live();
+  reset_aftercare_counts();
   if (current_view) current_view.destroy();
   current_view = null;
   show_chrome(false);
@@ -34,11 +40,15 @@ when_logged_out(() => show_login('Your session ended. Log in again.'));
 
 function route() {
   if (!session.csrf) return;
-  const [, page = 'queue', arg] = (location.hash || '#/queue').split('/');
+  // "#/reports/annual?year=2026": the path picks the view, the query is its parameters.
+  const [path, search = ''] = (location.hash || '#/queue').split('?');
+  const [, page = 'queue', arg] = path.split('/');
+  const params = new URLSearchParams(search);
   if (current_view) current_view.destroy();
   clear_error();
+  const nav_page = page === 'case' || page === 'new' ? 'queue' : page;
   for (const link of document.querySelectorAll('#nav a')) {
-    if (link.getAttribute('href') === `#/${page}` || (page === 'case' && link.getAttribute('href') === '#/queue')) {
+    if (link.getAttribute('href') === `#/${nav_page}`) {
       link.setAttribute('aria-current', 'page');
     } else {
       link.removeAttribute('aria-current');
@@ -51,9 +61,12 @@ function route() {
     spokespeople: () => spokespeople_view(view_el, /^\d+$/.test(arg || '') ? arg : null),
     consents: () => consents_view(view_el),
     audit: () => audit_view(view_el),
+    new: () => new_case_view(view_el),
+    reports: () => (arg === 'annual' ? annual_view(view_el, params) : reports_view(view_el, params)),
+    aftercare: () => aftercare_view(view_el),
   };
   current_view = (views[page] || views.queue)();
-  if (page !== 'case') document.title = `${page[0].toUpperCase()}${page.slice(1)} – MediaDesk`;
+  if (!['case', 'new', 'reports', 'aftercare'].includes(page)) document.title = `${page[0].toUpperCase()}${page.slice(1)} – MediaDesk`;
   // Move focus to the new view's heading, so screen readers and keyboards follow the page change.
   const heading = view_el.querySelector('h2');
   if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
@@ -61,11 +74,24 @@ function route() {
 
 function start_app() {
   show_chrome(true);
-  start_live((event) => { if (current_view) current_view.on_event(event); });
+  start_live((event) => {
+    if (current_view) current_view.on_event(event);
+    counts_soon();
+  });
   route();
+  refresh_aftercare_counts();
 }
 
 window.addEventListener('hashchange', route);
+
+// The aftercare counts in the navigation follow the live events (a burst of events asks once)
+// and the clock (a task becomes overdue without any event).
+let counts_timer = null;
+function counts_soon() {
+  clearTimeout(counts_timer);
+  counts_timer = setTimeout(() => { if (session.csrf) refresh_aftercare_counts(); }, 500);
+}
+setInterval(() => { if (session.csrf) refresh_aftercare_counts(); }, 60000);
 
 $('login-form').addEventListener('submit', async (event) => {
   event.preventDefault();

@@ -2,6 +2,7 @@
 // fields staff can correct, matches with reasons, offers, replies, internal notes, status moves
 // and the timeline. Live events refresh what is shown without losing what staff are typing.
 import { api, can_change, session, taxonomy, users } from './api.js';
+import { coverage_section } from './coverage.js';
 import {
   busy, case_ref_pattern, field, from_london_input, h, paint_countdown, replace, select, show_error, status_label,
   statuses, to_london_input, toast, when,
@@ -75,7 +76,9 @@ export function case_view(container, ref) {
   const status_error = h('p', { class: 'error', role: 'alert' });
   const waterfall_box = h('input', { type: 'checkbox', id: 'waterfall' });
 
-  const heading = h('h2', { id: 'case-heading' }, ref, ' ', status_el);
+  const proactive_el = h('span', { id: 'case-proactive', class: 'badge proactive', hidden: true }, 'Proactive');
+  const coverage = coverage_section(ref, editable);
+  const heading = h('h2', { id: 'case-heading' }, ref, ' ', status_el, ' ', proactive_el);
   replace(container,
     h('p', {}, h('a', { href: '#/queue' }, '← Queue')),
     heading, h('div', { class: 'case-top' }, countdown_el, assign_area), facts, error_el,
@@ -92,8 +95,7 @@ export function case_view(container, ref) {
             h('thead', {}, h('tr', {}, ['Partner', 'Spokesperson', 'State', 'Sent', 'Answer by', 'Answered', ''].map((t) => h('th', { scope: 'col' }, t)))),
             offers_body)), offers_error),
         editable ? reply_section() : null,
-        section('Coverage', 'coverage',
-          h('p', { class: 'hint' }, 'Pieces of coverage from this case will be logged here once coverage reporting is switched on.'))),
+        section('Coverage', 'coverage', coverage.element)),
       h('div', { class: 'case-side' },
         editable ? section('Status', 'status-section', status_area, status_error) : null,
         section('Internal notes', 'notes-section', notes_list, editable ? note_form() : null, notes_error),
@@ -337,7 +339,8 @@ export function case_view(container, ref) {
     current = c;
     status_el.textContent = c.status;
     status_el.dataset.status = c.status;
-    heading.setAttribute('aria-label', `Case ${ref}, ${status_label(c.status)}`);
+    proactive_el.hidden = !c.proactive;
+    heading.setAttribute('aria-label', `Case ${ref}, ${status_label(c.status)}${c.proactive ? ', proactive' : ''}`);
     paint_countdown(countdown_el, c.deadline);
     document.title = `${ref} – MediaDesk`;
     replace(facts,
@@ -352,6 +355,7 @@ export function case_view(container, ref) {
     render_status(c);
     render_assign(c);
     render_timeline(c);
+    coverage.update_case(c);
   }
 
   async function refresh() {
@@ -366,12 +370,12 @@ export function case_view(container, ref) {
 
   const ticker = setInterval(() => { if (current) paint_countdown(countdown_el, current.deadline); }, 15000);
   users();  // warm the staff list for labels
-  refresh().then(() => { if (current) { load_matches(); load_notes(); } });
+  refresh().then(() => { if (current) { load_matches(); load_notes(); coverage.load(); } });
   return {
     on_event(event) {
       if (event.type === 'case_changed' && event.ref !== ref) return;
       refresh();
-      if (event.type !== 'cases_changed') load_notes();
+      if (event.type !== 'cases_changed') { load_notes(); coverage.load(); }
     },
     destroy() { clearInterval(ticker); },
   };

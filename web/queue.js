@@ -1,5 +1,6 @@
 // The queue: open cases, most urgent first, with live countdowns, filters, counts per status,
 // "assign to me" and keyboard shortcuts. Reloaded on live events; never renders request text.
+import { aftercare_strip, refresh_aftercare_counts } from './aftercare.js';
 import { api, can_change, query, session, taxonomy, users } from './api.js';
 import {
   busy, case_link, field, h, paint_countdown, replace, select, show_error, status_label, statuses, toast, when,
@@ -48,10 +49,14 @@ export function queue_view(container) {
       .map((u) => h('option', { value: String(u.id), selected: String(u.id) === filters.assignee }, u.label)));
   });
 
+  // Staff see the overdue check-ins at a glance (the strip hides itself when none are overdue).
+  const aftercare = can_change() ? aftercare_strip() : null;
   replace(container,
-    h('div', { class: 'queue-head' }, h('h2', { id: 'queue-heading' }, 'Queue ', total),
+    h('div', { class: 'queue-head' },
+      h('div', { class: 'queue-title' }, h('h2', { id: 'queue-heading' }, 'Queue ', total),
+        can_change() ? h('a', { id: 'new-case', class: 'button-link', href: '#/new' }, 'New case') : null),
       h('p', { class: 'hint' }, 'Keys: j / k move, Enter opens, a assigns to me, / filters, ? help.')),
-    filter_bar, counts,
+    aftercare?.strip, filter_bar, counts,
     h('div', { class: 'table-wrap' },
       h('table', { id: 'queue', 'aria-labelledby': 'queue-heading' },
         h('thead', {}, h('tr', {}, ['Reference', 'Priority', 'Status', 'Deadline', 'Outlet', 'Medium', 'Topics',
@@ -90,7 +95,7 @@ export function queue_view(container) {
       action.append(button);
     }
     return h('tr', { dataset: { ref: c.ref, priority: c.priority } },
-      h('td', {}, case_link(c.ref)),
+      h('td', {}, case_link(c.ref), c.proactive ? [' ', h('span', { class: 'badge proactive small-badge' }, 'Proactive')] : null),
       h('td', { class: 'priority' }, c.priority),
       h('td', { class: 'status' }, status_label(c.status)),
       deadline,
@@ -169,9 +174,10 @@ export function queue_view(container) {
   }
 
   load();
+  if (aftercare) refresh_aftercare_counts();
   return {
     on_event(event) { if (event.type !== 'hello') load(); },
     on_key,
-    destroy() { clearInterval(ticker); },
+    destroy() { clearInterval(ticker); aftercare?.stop(); },
   };
 }

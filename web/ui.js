@@ -143,3 +143,45 @@ export async function busy(button, action, error_el) {
     if (button) button.disabled = false;
   }
 }
+
+// A field's error under it, named by the server's 400 {"field"} or by the form's own checks;
+// controls are found by their name attribute, which is the API's field name.
+export function field_errors(form) {
+  const shown = [];
+  return {
+    clear() {
+      for (const [control, p] of shown.splice(0)) { control.removeAttribute('aria-invalid'); control.removeAttribute('aria-describedby'); p.remove(); }
+    },
+    show(name, text) {
+      const control = [...form.elements].find((el) => el.name === name);
+      if (!control) return false;
+      const p = h('p', { class: 'error field-error', id: `${control.id}-error` }, text);
+      control.setAttribute('aria-invalid', 'true');
+      control.setAttribute('aria-describedby', p.id);
+      (control.closest('.field') || control.parentElement).append(p);
+      shown.push([control, p]);
+      control.focus();
+      return true;
+    },
+  };
+}
+
+// Sends a form's action with its button disabled; a 400 naming a field shows under that field.
+export async function send_form(button, action, error_el, errors) {
+  if (button) button.disabled = true;
+  errors.clear();
+  clear_error(error_el);
+  try {
+    return await action();
+  } catch (error) {
+    const name = error?.body?.field;
+    if (error?.status === 400 && name && name !== '$' && errors.show(name, error.body.error || 'Check this field.')) {
+      error_el.textContent = `Check the form: ${name.replaceAll('_', ' ')}: ${error.body.error || 'not valid'}`;
+    } else {
+      show_error(error, error_el);
+    }
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}

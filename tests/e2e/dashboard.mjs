@@ -5,8 +5,8 @@
 //
 // Environment: BASE_URL, CHROMIUM, ADMIN_/STAFF_/VIEWER_EMAIL and _PASSWORD, WEBHOOK_SECRET,
 // MAILDIR (the outbox), PARTNER_EMAIL and SPOKESPERSON_ALIAS (the seeded match), ARTIFACTS (the
-// screenshots queue.png, case.png, respond.png and failure shots). Optional: E2E_STEP_TIMEOUT_MS
-// (default 30000), E2E_TOTAL_TIMEOUT_MS (180000), E2E_STOP_AT_FIRST_FAILURE=1, E2E_HEADED=1.
+// screenshots queue.png, case.png, respond.png, reports.png, annual-print.png and failure shots). Optional: E2E_STEP_TIMEOUT_MS
+// (default 30000), E2E_TOTAL_TIMEOUT_MS (240000), E2E_STOP_AT_FIRST_FAILURE=1, E2E_HEADED=1.
 import { chromium, request as apiRequest } from 'playwright-core';
 import { createHmac, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -35,7 +35,7 @@ const config = {
   alias: required('SPOKESPERSON_ALIAS'),
   artifacts: required('ARTIFACTS'),
   stepTimeout: Number(process.env.E2E_STEP_TIMEOUT_MS || 30_000),
-  totalTimeout: Number(process.env.E2E_TOTAL_TIMEOUT_MS || 180_000),
+  totalTimeout: Number(process.env.E2E_TOTAL_TIMEOUT_MS || 240_000),
   stopAtFirstFailure: process.env.E2E_STOP_AT_FIRST_FAILURE === '1',
   headed: process.env.E2E_HEADED === '1',
 };
@@ -47,7 +47,12 @@ const XSS_IMG = '<img src=x onerror="window.__xss=1">';
 const XSS_SCRIPT = '<script>window.__xss=1</script>';
 // Change controls a viewer must not get (the contract's list, plus the offer buttons).
 const CHANGE_BUTTONS = ['Assign to me', 'Save triage', 'Send offer', 'Add note', 'Send reply', 'Change status',
-  'Reveal contact details', 'Withdraw', 'Release contact'];
+  'Reveal contact details', 'Withdraw', 'Release contact', 'Log coverage'];
+// The coverage the scenario logs on its case (issue 8).
+const COVERAGE = {
+  outlet: 'BBC Radio Newcastle', headline: 'Waiting years for an answer: life in the asylum system',
+  link: 'https://www.bbc.co.uk/sounds/e2e-mediadesk',
+};
 
 // ---- small helpers ----
 
@@ -80,8 +85,10 @@ function assert(condition, message) {
 }
 
 // Pages report dialogs (always a failure here: nothing in the dashboard may alert, and an injected
-// script would), page errors and console errors.
+// script would), page errors and console errors. Content-Security-Policy violations are kept
+// apart: the reports steps fail on any (Chart.js must work under the dashboard's strict policy).
 const problems = [];
+const cspViolations = [];
 const pages = [];
 async function newPage(context, label) {
   const page = await context.newPage();
@@ -92,6 +99,7 @@ async function newPage(context, label) {
   });
   page.on('pageerror', (e) => log(`  ! ${label}: page error: ${e.message}`));
   page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${label}: ${m.text()}`);
     // The dashboard's first GET /api/v1/session answers 401 before anyone has logged in: expected.
     // Chromium asks for /favicon.ico, which MediaDesk does not serve.
     if (m.type() !== 'error' || /status of 401/.test(m.text()) || /favicon\.ico$/.test(m.location()?.url ?? '')) return;
@@ -423,6 +431,206 @@ step('staff does not see the "Reveal audit" link', ['staff logs in'], async () =
   const { page } = state.staff;
   await page.getByRole('link', { name: 'Queue', exact: true }).waitFor(); // the navigation is there
   assert((await page.getByRole('link', { name: 'Reveal audit' }).count()) === 0, 'staff see "Reveal audit"');
+});
+
+// ---- issue 8: coverage, reports, the annual summary, aftercare, a proactive case ----
+
+// Goes to a dashboard address without reloading (the session and the live feed stay).
+async function goHash(page, hash) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await until(`the address to be ${hash}`, async () => page.url().endsWith(hash) || page.url());
+}
+
+async function toast(page, wanted) {
+  await until(`toast "${wanted}"`, async () => {
+    const t = await text(page.locator('#toast'));
+    return t.includes(wanted) || `#toast: ${t}; #error: ${await text(page.locator('#error'))}; `
+      + `form errors: ${(await page.locator('.error:not(:empty)').allTextContents()).join(' | ')}`;
+  });
+}
+
+// A drawn chart: a canvas with a size, a Chart.js instance on it and pixels that are not all blank.
+async function chartState(page, id) {
+  return page.evaluate((canvasId) => {
+    const canvas = document.getElementById(canvasId);
+    if (!canvas) return { error: `no canvas#${canvasId}` };
+    const box = canvas.getBoundingClientRect();
+    const chart = globalThis.Chart?.getChart(canvas);
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    let painted = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted += 1;
+    return { width: box.width, height: box.height, chart: !!chart, bars: chart ? chart.data.datasets.length : 0, painted,
+      label: canvas.getAttribute('aria-label') || '' };
+  }, id);
+}
+
+step('staff logs coverage on the case', ['the staff page shows the acceptance live'], async () => {
+  const { page, context } = state.staff;
+  await goHash(page, `#/case/${state.ref}`);
+  await page.getByRole('heading', { level: 2, name: state.ref }).waitFor();
+  const form = page.locator('form#coverage-form');
+  await form.waitFor();
+  const spokesperson = form.getByLabel('Spokesperson', { exact: true });
+  await until(`${config.alias} among the coverage form's spokespeople`, async () => {
+    const options = await spokesperson.locator('option').allTextContents();
+    return options.includes(config.alias) || `options: ${options.join(', ')}`;
+  });
+  const first = form.getByLabel("The spokesperson's first time in the media");
+  assert(await first.isDisabled(), '"first time" is enabled before a spokesperson is chosen');
+  // The form's own check names the field: nothing filled in yet.
+  await form.getByRole('button', { name: 'Log coverage' }).click();
+  await until('a field error under "Outlet"', async () => (await form.locator('#cov-outlet[aria-invalid="true"]').count()) === 1
+    || `errors: ${(await form.locator('.error').allTextContents()).join(' | ')}`);
+  await form.getByLabel('Outlet', { exact: true }).fill(COVERAGE.outlet);
+  await form.getByLabel('Reach', { exact: true }).selectOption('local');
+  await form.getByLabel('Medium', { exact: true }).selectOption('radio');
+  await form.getByLabel('Link', { exact: true }).fill(COVERAGE.link);
+  await form.getByLabel('Headline', { exact: true }).fill(COVERAGE.headline);
+  await spokesperson.selectOption({ label: config.alias });
+  assert(await first.isEnabled(), '"first time" stays disabled with a spokesperson chosen');
+  await first.check();
+  await form.getByLabel('Lived experience was quoted').check();
+  await form.getByLabel('Tone', { exact: true }).selectOption('positive');
+  await form.getByRole('button', { name: 'Log coverage' }).click();
+  await toast(page, 'Coverage logged');
+  const item = page.locator('ul#coverage-list li.coverage-item').filter({ hasText: COVERAGE.headline });
+  await item.waitFor();
+  const shown = await text(item);
+  for (const wanted of [COVERAGE.outlet, 'local', 'radio', 'Lived experience quoted', `Spokesperson: ${config.alias} (first time)`]) {
+    assert(shown.includes(wanted), `the coverage item does not say "${wanted}": ${shown}`);
+  }
+  const href = await item.getByRole('link', { name: COVERAGE.headline }).getAttribute('href');
+  assert(href === COVERAGE.link, `the coverage link goes to ${href}`);
+  const r = await context.request.get(`/api/v1/cases/${state.ref}/coverage`);
+  assert(r.ok(), `GET /api/v1/cases/${state.ref}/coverage answered ${r.status()}`);
+  const logged = (await r.json()).coverage;
+  assert(logged.length === 1 && logged[0].first_time === true && logged[0].spokesperson?.alias === config.alias,
+    `the server holds ${JSON.stringify(logged)}`);
+});
+
+step('the reports page draws its charts', ['staff logs coverage on the case'], async () => {
+  const { page, context } = state.staff;
+  await page.getByRole('link', { name: 'Reports', exact: true }).click();
+  await page.getByRole('heading', { level: 2, name: 'Reports' }).waitFor();
+  await until('the charts to be drawn (#report-body[data-charts-drawn])', async () => {
+    const drawn = await page.locator('#report-body').getAttribute('data-charts-drawn');
+    return Number(drawn) >= 4 || `data-charts-drawn=${drawn}; #report-error: ${await text(page.locator('#report-error'))}`;
+  });
+  const from = await page.getByLabel('From', { exact: true }).inputValue();
+  const to = await page.getByLabel('To', { exact: true }).inputValue();
+  assert(/^\d{4}-01-01$/.test(from) && to.startsWith(from.slice(0, 4)), `the default period is ${from} to ${to}`);
+  const coverageTile = page.locator('#report-figures [data-figure="coverage"] .tile-value');
+  assert(Number(await text(coverageTile)) >= 1, `the coverage tile shows ${await text(coverageTile)}`);
+  assert((await text(page.locator('#report-figures [data-figure="coverage"] .tile-previous'))).startsWith('previous period'),
+    'the coverage tile does not show the previous period');
+  for (const id of ['chart-by-month', 'chart-by-scope', 'chart-by-medium', 'chart-reactive-proactive']) {
+    const c = await chartState(page, id);
+    assert(!c.error, c.error);
+    assert(c.width > 50 && c.height > 50, `canvas#${id} is ${c.width}×${c.height}`);
+    assert(c.chart && c.bars === 2, `canvas#${id} has no Chart.js chart with current and previous bars`);
+    assert(c.painted > 500, `canvas#${id} is blank (${c.painted} painted pixels)`);
+    assert(c.label.length > 20, `canvas#${id} has no text alternative (aria-label "${c.label}")`);
+    log(`  ${id}: ${Math.round(c.width)}×${Math.round(c.height)}, ${c.painted} painted pixels`);
+  }
+  assert((await page.locator('#report-charts details.chart-table table').count()) >= 4, 'the charts have no tables as text alternatives');
+  await page.locator('#report-partners, #report-body section p.empty').first().waitFor({ state: 'attached' });
+  await page.locator('#report-triage').waitFor({ state: 'attached' });
+  const csv = page.getByRole('link', { name: 'Download CSV' });
+  const href = await csv.getAttribute('href');
+  assert(href === `/api/v1/reports.csv?from=${from}&to=${to}`, `the CSV link is ${href}`);
+  const r = await context.request.get(href);
+  assert(r.ok(), `GET ${href} answered ${r.status()}`);
+  const firstLine = (await r.text()).split(/\r?\n/)[0];
+  assert(firstLine === 'section,key,current,previous', `the CSV starts with "${firstLine}"`);
+  assert(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations.join('; ')}`);
+  await screenshot(page, 'reports.png');
+});
+
+step('the annual summary is printable', ['the reports page draws its charts'], async () => {
+  const { page } = state.staff;
+  const year = new Date().getFullYear();
+  await page.getByRole('link', { name: 'Annual summary' }).click();
+  await page.getByRole('heading', { level: 2, name: String(year) }).waitFor();
+  await until('the annual charts to be drawn', async () => {
+    const drawn = await page.locator('#annual').getAttribute('data-charts-drawn');
+    return Number(drawn) >= 3 || `data-charts-drawn=${drawn}`;
+  });
+  const coverage = await text(page.locator('#annual-coverage'));
+  assert(/^\d[\d,]* pieces? of coverage, \d[\d,]* national$/.test(coverage), `#annual-coverage says "${coverage}"`);
+  const voices = await text(page.locator('#annual-voices'));
+  assert(/^\d[\d,]* voices? heard, \d[\d,]* for the first time$/.test(voices), `#annual-voices says "${voices}"`);
+  const requests = await text(page.locator('#annual-requests'));
+  assert(requests.startsWith('requests received'), `#annual-requests says "${requests}"`);
+  const c = await chartState(page, 'chart-by-month');
+  assert(c.chart && c.painted > 500, `the annual chart-by-month is not drawn (${JSON.stringify(c)})`);
+  // "Print" calls window.print (replaced here: a real print dialog would block the browser).
+  await page.evaluate(() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; });
+  await page.getByRole('button', { name: 'Print' }).click();
+  assert(await page.evaluate(() => window.__printed) === 1, '"Print" did not call window.print()');
+  await page.emulateMedia({ media: 'print' });
+  try {
+    const hidden = await page.evaluate(() => ['header.bar', '.annual-toolbar'].map((s) => getComputedStyle(document.querySelector(s)).display));
+    assert(hidden.every((d) => d === 'none'), `in print the navigation and toolbar show (display: ${hidden.join(', ')})`);
+    await screenshot(page, 'annual-print.png');
+  } finally {
+    await page.emulateMedia({ media: 'screen' });
+  }
+  assert(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations.join('; ')}`);
+});
+
+step('staff marks the aftercare check-in done', ['the staff page shows the acceptance live'], async () => {
+  const { page, context } = state.staff;
+  const nav = page.locator('#aftercare-link');
+  await until('the Aftercare navigation item to count an open task', async () => {
+    const n = Number(await text(page.locator('#aftercare-count')));
+    return (await nav.isVisible() && n >= 1) || `visible ${await nav.isVisible()}, #aftercare-count "${await text(page.locator('#aftercare-count'))}"`;
+  });
+  await nav.click();
+  await page.getByRole('heading', { level: 2, name: 'Aftercare' }).waitFor();
+  const row = page.locator('table#aftercare tr[data-task-id]').filter({ hasText: state.ref }).filter({ hasText: config.alias });
+  await row.first().waitFor();
+  await row.first().getByRole('button', { name: 'Done' }).click();
+  await toast(page, 'Aftercare done');
+  await until('the task to leave the open list', async () => (await row.count()) === 0 || `${await row.count()} rows`);
+  const r = await context.request.get('/api/v1/aftercare?state=done');
+  const done = (await r.json()).tasks || [];
+  assert(done.some((t) => t.case_ref === state.ref && t.done_at), `GET /api/v1/aftercare?state=done: ${JSON.stringify(done)}`);
+});
+
+step('staff opens a proactive case', ['staff logs in'], async () => {
+  const { page } = state.staff;
+  await goHash(page, '#/queue');
+  await page.getByRole('link', { name: 'New case', exact: true }).click();
+  await page.getByRole('heading', { level: 2, name: 'New proactive case' }).waitFor();
+  const form = page.locator('form#new-case-form');
+  await form.getByLabel('Summary', { exact: true }).fill('Refugee Week: doctors who re-qualified in the NHS, pitched to regional TV.');
+  await until('the topics to load', async () => (await form.locator('#new-topics option').count()) > 0);
+  await form.getByLabel('Topics', { exact: true }).selectOption('asylum_process');
+  await form.getByLabel('Medium', { exact: true }).selectOption('tv');
+  await form.getByLabel('Priority', { exact: true }).selectOption('high');
+  await form.getByRole('button', { name: 'Open case' }).click();
+  await toast(page, 'Case opened');
+  await until('the new case page', async () => /#\/case\/MD-\d{4}-\d{6}$/.test(page.url()) || page.url());
+  const ref = page.url().split('#/case/')[1];
+  await page.getByRole('heading', { level: 2, name: ref }).waitFor();
+  await until('#case-proactive to say "Proactive"', async () => (await page.locator('#case-proactive').isVisible()
+    && (await text(page.locator('#case-proactive'))) === 'Proactive') || `#case-proactive: ${await text(page.locator('#case-proactive'))}`);
+  await goHash(page, '#/queue');
+  const row = page.locator(`table#queue tr[data-ref="${ref}"]`);
+  await row.waitFor();
+  assert((await text(row.locator('.badge.proactive'))) === 'Proactive', `the queue row of ${ref} has no "Proactive" badge`);
+  log(`  proactive case ${ref}`);
+});
+
+step('viewer sees reports, not aftercare or new cases', ['viewer logs in', 'the reports page draws its charts'], async () => {
+  const { page } = state.viewer;
+  await goHash(page, '#/queue');
+  await page.locator('table#queue').waitFor({ state: 'attached' });
+  assert((await page.getByRole('link', { name: 'New case' }).count()) === 0, 'the viewer has "New case"');
+  assert(!(await page.locator('#aftercare-link').isVisible()), 'the viewer has the Aftercare navigation item');
+  await page.getByRole('link', { name: 'Reports', exact: true }).click();
+  await until('the viewer\'s charts', async () => Number(await page.locator('#report-body').getAttribute('data-charts-drawn')) >= 4
+    || `data-charts-drawn=${await page.locator('#report-body').getAttribute('data-charts-drawn')}`);
 });
 
 // ---- the runner ----
