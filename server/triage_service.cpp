@@ -178,9 +178,19 @@ std::variant<std::vector<std::string>, field_error> apply_triage_correction(cons
                                     "\"identification\": named|anonymous|null, \"languages\": [language ids]}"};
       corrected.needs = std::move(*needs);
     } else if (field == "priority") {
-      if (!value.is_int64() || value.get_int64() < 0 || value.get_int64() > 100)
-        return field_error{"priority", "priority must be an integer from 0 to 100"};
-      corrected.priority_score = static_cast<int>(value.get_int64());
+      // A score, or a level (what the dashboard's menu sends), which takes its lowest score.
+      auto level = value.is_string() ? parse_priority(value.get_string()) : std::nullopt;
+      if (level) {
+        auto& w = taxonomy.priority;
+        corrected.priority_score = *level == priority::urgent ? w.urgent_from
+                                   : *level == priority::high ? w.high_from
+                                   : *level == priority::normal ? w.normal_from
+                                                                : 0;
+      } else if (value.is_int64() && value.get_int64() >= 0 && value.get_int64() <= 100) {
+        corrected.priority_score = static_cast<int>(value.get_int64());
+      } else {
+        return field_error{"priority", "priority must be urgent, high, normal, low or a score from 0 to 100"};
+      }
       corrected.priority_level = routing::priority_level_for(taxonomy.priority, corrected.priority_score);
     } else {
       return field_error{std::string(field), "not a triage field: use topics, regions, medium, outlet, deadline, needs or priority"};

@@ -192,7 +192,8 @@ TEST_CASE("coverage, aftercare and proactive cases", "[coverage]") {
     auto body = json::serialize(json::object{{"summary", pitch},
                                              {"topics", json::array{"community"}},
                                              {"outlet", json::object{{"name", "Yorkshire Post"}, {"scope", "local"}}},
-                                             {"medium", "print"}});
+                                             {"medium", "print"},
+                                             {"priority", "high"}});
     CHECK(field_of(staff.request("POST", "/api/v1/cases", R"({"topics": []})")) == "summary");
     CHECK(field_of(staff.request("POST", "/api/v1/cases", R"({"summary": "x", "topics": ["no_such_topic"]})")) ==
           "topics");
@@ -204,6 +205,7 @@ TEST_CASE("coverage, aftercare and proactive cases", "[coverage]") {
     CHECK(opened.at("source") == "staff");
     CHECK(opened.at("proactive") == true);
     CHECK(opened.at("status") == "triaged");
+    CHECK(opened.at("priority") == "high");  // a level, as the dashboard's menu sends it
     CHECK(opened.at("topics").as_array()[0] == "community");
     CHECK(opened.at("outlet").at("name") == "Yorkshire Post");
     CHECK(count_rows(db, "SELECT count(*) FROM cases") == before + 1);
