@@ -54,6 +54,7 @@ void add_offer_routes(router& r, app_context& app);
 void add_dashboard_routes(router& r, app_context& app);
 void add_event_routes(router& r, app_context& app);
 void add_coverage_routes(router& r, app_context& app);
+void add_report_routes(router& r, app_context& app);
 
 inline void add_all_routes(router& r, app_context& app) {
   add_intake_routes(r, app);
@@ -69,6 +70,7 @@ inline void add_all_routes(router& r, app_context& app) {
   add_dashboard_routes(r, app);
   add_event_routes(r, app);
   add_coverage_routes(r, app);
+  add_report_routes(r, app);
 }
 
 }  // namespace md::server
