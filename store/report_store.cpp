@@ -14,47 +14,48 @@ namespace md::store {
 namespace {
 
 // Requests, reactive vs proactive, the two timings and the triage totals, over the cases that
-// arrived in [$1, $2). First offers and first fulfilments are grouped once and joined, so the
-// plan is one pass over each (hash joins), not a lookup per case.
+// arrived in [$1, $2), in one pass over them. First offers and first fulfilments are grouped
+// once and hash-joined rather than looked up per case; both come after the request arrived, so
+// only those since $1 are grouped (the offers_created index serves a short range). Medians are
+// taken over intervals and turned into minutes once: extract() on every row (numeric) cost more
+// than the sort itself.
 constexpr const char* cases_sql = R"sql(
-WITH period AS (
-  SELECT id, source, status, received_at, corrected_fields FROM cases
-  WHERE received_at >= $1::timestamptz AND received_at < $2::timestamptz
-), first_offer AS (
-  SELECT case_id, min(created_at) AS at FROM offers
-  WHERE case_id IN (SELECT id FROM period WHERE source <> 'staff') GROUP BY case_id
+WITH first_offer AS (
+  SELECT case_id, min(created_at) AS at FROM offers WHERE created_at >= $1::timestamptz GROUP BY case_id
 ), first_fulfilled AS (
   SELECT case_id, min(at) AS at FROM case_events
-  WHERE kind = 'status_changed' AND data ->> 'to' = 'fulfilled'
-    AND case_id IN (SELECT id FROM period WHERE source <> 'staff' AND status = 'fulfilled')
+  WHERE kind = 'status_changed' AND data ->> 'to' = 'fulfilled' AND at >= $1::timestamptz
   GROUP BY case_id
-), reactive AS (
-  SELECT p.status, p.corrected_fields, fo.at IS NOT NULL AS has_offer,
-         extract(epoch FROM fo.at - p.received_at)::float8 / 60 AS to_first_offer,
-         CASE WHEN p.status = 'fulfilled' THEN extract(epoch FROM ff.at - p.received_at)::float8 / 60 END AS to_fulfilment
-  FROM period p
-  LEFT JOIN first_offer fo ON fo.case_id = p.id
-  LEFT JOIN first_fulfilled ff ON ff.case_id = p.id
-  WHERE p.source <> 'staff'
+), period AS (
+  SELECT c.source <> 'staff' AS reactive, c.status, cardinality(c.corrected_fields) > 0 AS corrected,
+         fo.at IS NOT NULL AS has_offer,
+         fo.at - c.received_at AS to_first_offer,
+         CASE WHEN c.status = 'fulfilled' THEN ff.at - c.received_at END AS to_fulfilment
+  FROM cases c
+  LEFT JOIN first_offer fo ON fo.case_id = c.id
+  LEFT JOIN first_fulfilled ff ON ff.case_id = c.id
+  WHERE c.received_at >= $1::timestamptz AND c.received_at < $2::timestamptz
 )
-SELECT count(*),
-       count(*) FILTER (WHERE has_offer OR status IN ('offered', 'accepted', 'fulfilled')),
-       count(*) FILTER (WHERE status = 'fulfilled'),
-       count(*) FILTER (WHERE status = 'no_match'),
-       count(*) FILTER (WHERE status = 'declined'),
-       count(*) FILTER (WHERE status = 'withdrawn'),
-       (SELECT count(*) FROM period WHERE source = 'staff'),
-       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY to_first_offer))::numeric, 1),
-       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY to_fulfilment))::numeric, 1),
-       count(*) FILTER (WHERE cardinality(corrected_fields) > 0)
-FROM reactive)sql";
+SELECT count(*) FILTER (WHERE reactive),
+       count(*) FILTER (WHERE reactive AND (has_offer OR status IN ('offered', 'accepted', 'fulfilled'))),
+       count(*) FILTER (WHERE reactive AND status = 'fulfilled'),
+       count(*) FILTER (WHERE reactive AND status = 'no_match'),
+       count(*) FILTER (WHERE reactive AND status = 'declined'),
+       count(*) FILTER (WHERE reactive AND status = 'withdrawn'),
+       count(*) FILTER (WHERE NOT reactive),
+       round(extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY to_first_offer) FILTER (WHERE reactive)) / 60, 1),
+       round(extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY to_fulfilment) FILTER (WHERE reactive)) / 60, 1),
+       count(*) FILTER (WHERE reactive AND corrected)
+FROM period)sql";
 
-// How many reactive cases of the period had each triage field corrected by staff.
+// How many reactive cases of the period had each triage field corrected by staff. A field named
+// twice in one case counts once (only its first position is kept), which lets a hash count it.
 constexpr const char* triage_fields_sql = R"sql(
-SELECT field, count(DISTINCT c.id) AS n
-FROM cases c, unnest(c.corrected_fields) AS field
+SELECT f.field, count(*) AS n
+FROM cases c, unnest(c.corrected_fields) WITH ORDINALITY AS f(field, i)
 WHERE c.source <> 'staff' AND c.received_at >= $1::timestamptz AND c.received_at < $2::timestamptz
-GROUP BY field ORDER BY n DESC, field COLLATE "C")sql";
+  AND cardinality(c.corrected_fields) > 0 AND array_position(c.corrected_fields, f.field) = f.i
+GROUP BY f.field ORDER BY n DESC, f.field COLLATE "C")sql";
 
 // Coverage that appeared on the London dates $1..$2 (inclusive).
 constexpr const char* coverage_totals_sql = R"sql(
@@ -67,43 +68,53 @@ SELECT count(*),
        count(DISTINCT spokesperson_id) FILTER (WHERE first_time)
 FROM coverage WHERE appeared_on >= $1::date AND appeared_on <= $2::date)sql";
 
-// Every by_* list of the coverage in one statement: (list, key, count), each list already in its
-// order. Topics and regions are the case's; a piece counts once per topic (and per region).
+// Every by_* list of that coverage in one statement: (list, key, count), each list in its order
+// and outlets cut to the top $3. One grouping-sets pass over coverage for its own columns; one
+// pass joined to the cases for their topics and regions, where a piece counts once per topic
+// (and per region): only an id's first position in the array is kept.
 constexpr const char* coverage_lists_sql = R"sql(
-WITH cov AS (
-  SELECT v.id, v.outlet_scope, v.medium, v.outlet_name, v.tone, v.appeared_on, c.topics, c.regions
-  FROM coverage v JOIN cases c ON c.id = v.case_id
+WITH own AS (
+  SELECT CASE WHEN GROUPING(outlet_scope) = 0 THEN 'scope' WHEN GROUPING(medium) = 0 THEN 'medium'
+              WHEN GROUPING(tone) = 0 THEN 'tone' WHEN GROUPING(outlet_name) = 0 THEN 'outlet' ELSE 'month' END AS list,
+         coalesce(outlet_scope, medium, tone, outlet_name, to_char(appeared_on, 'YYYY-MM')) AS key, count(*) AS n
+  FROM coverage WHERE appeared_on >= $1::date AND appeared_on <= $2::date
+  GROUP BY GROUPING SETS ((outlet_scope), (medium), (tone), (outlet_name), (to_char(appeared_on, 'YYYY-MM')))
+), from_cases AS (
+  SELECT x.list, x.key, count(*) AS n
+  FROM coverage v JOIN cases c ON c.id = v.case_id,
+  LATERAL (SELECT 'topic', t.key FROM unnest(c.topics) WITH ORDINALITY AS t(key, i)
+           WHERE array_position(c.topics, t.key) = t.i
+           UNION ALL
+           SELECT 'region', r.key FROM unnest(c.regions) WITH ORDINALITY AS r(key, i)
+           WHERE array_position(c.regions, r.key) = r.i) AS x(list, key)
   WHERE v.appeared_on >= $1::date AND v.appeared_on <= $2::date
-), lists AS (
-  SELECT 'scope'::text AS list, outlet_scope AS key, count(*) AS n FROM cov GROUP BY outlet_scope
-  UNION ALL SELECT 'medium', medium, count(*) FROM cov GROUP BY medium
-  UNION ALL SELECT 'topic', t, count(DISTINCT cov.id) FROM cov, unnest(cov.topics) AS t GROUP BY t
-  UNION ALL SELECT 'region', r, count(DISTINCT cov.id) FROM cov, unnest(cov.regions) AS r GROUP BY r
-  UNION ALL (SELECT 'outlet', outlet_name, count(*) FROM cov GROUP BY outlet_name
-             ORDER BY count(*) DESC, outlet_name COLLATE "C" LIMIT $3)
-  UNION ALL SELECT 'tone', tone, count(*) FROM cov GROUP BY tone
-  UNION ALL SELECT 'month', to_char(appeared_on, 'YYYY-MM'), count(*) FROM cov GROUP BY 2
+  GROUP BY x.list, x.key
+), ranked AS (
+  SELECT list, key, n, row_number() OVER (PARTITION BY list ORDER BY n DESC, key COLLATE "C") AS place
+  FROM (SELECT * FROM own UNION ALL SELECT * FROM from_cases) AS lists
 )
-SELECT list, key, n FROM lists
+SELECT list, key, n FROM ranked WHERE list <> 'outlet' OR place <= $3::int
 ORDER BY list, CASE WHEN list = 'month' THEN 0 ELSE -n END, key COLLATE "C")sql";
 
 // Offers sent in [$1, $2), but those the desk withdrew (the partner never had the chance to
-// answer). The first row is the total (GROUPING = 1), then up to $3 partners.
+// answer). Grouped on the narrow offer rows first, names joined to the few rows kept: the first
+// row is the total (GROUPING = 1), then up to $3 partners.
 constexpr const char* partners_sql = R"sql(
-WITH o AS (
-  SELECT partner_id, state, created_at, responded_at FROM offers
+WITH grouped AS (
+  SELECT GROUPING(partner_id) AS total, partner_id, count(*) AS offers,
+         count(*) FILTER (WHERE state = 'accepted') AS accepted,
+         count(*) FILTER (WHERE state = 'declined') AS declined,
+         count(*) FILTER (WHERE state = 'expired') AS expired,
+         round(extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY responded_at - created_at)
+                                  FILTER (WHERE state IN ('accepted', 'declined'))) / 60, 1) AS median
+  FROM offers
   WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz AND state <> 'withdrawn'
+  GROUP BY GROUPING SETS ((partner_id), ())
 )
-SELECT GROUPING(o.partner_id), o.partner_id, p.name, count(*),
-       count(*) FILTER (WHERE o.state = 'accepted'),
-       count(*) FILTER (WHERE o.state = 'declined'),
-       count(*) FILTER (WHERE o.state = 'expired'),
-       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM o.responded_at - o.created_at)::float8 / 60)
-              FILTER (WHERE o.state IN ('accepted', 'declined')))::numeric, 1)
-FROM o JOIN partners p ON p.id = o.partner_id
-GROUP BY GROUPING SETS ((o.partner_id, p.name), ())
-ORDER BY GROUPING(o.partner_id) DESC, count(*) DESC, p.name COLLATE "C", o.partner_id
-LIMIT $3 + 1)sql";
+SELECT g.total, g.partner_id, coalesce(p.name, ''), g.offers, g.accepted, g.declined, g.expired, g.median
+FROM grouped g LEFT JOIN partners p ON p.id = g.partner_id
+ORDER BY g.total DESC, g.offers DESC, p.name COLLATE "C", g.partner_id
+LIMIT $3::int + 1)sql";
 
 std::optional<double> optional_double(const pg_result& r, int row, int col) {
   if (r.is_null(row, col)) return std::nullopt;
