@@ -91,6 +91,12 @@ FROM (SELECT c.id AS case_id, (c.received_at + random() * interval '10 days')::d
       FROM generate_series(1, $2::int) g
       JOIN cases c ON c.id = (SELECT min(id) FROM cases) + (g::bigint * 7919) % $1::int,
       (SELECT min(id) AS first FROM spokespeople) s) v)sql",
+    // What the write path keeps on each case (store/offer_store, store/case_store).
+    R"sql(UPDATE cases c SET first_offer_at = o.at
+FROM (SELECT case_id, min(created_at) AS at FROM offers GROUP BY case_id) o WHERE o.case_id = c.id)sql",
+    R"sql(UPDATE cases c SET fulfilled_at = e.at
+FROM (SELECT case_id, min(at) AS at FROM case_events
+      WHERE kind = 'status_changed' AND data ->> 'to' = 'fulfilled' GROUP BY case_id) e WHERE e.case_id = c.id)sql",
     "ANALYZE",
 };
 

@@ -411,7 +411,10 @@ status_change_result change_case_status(pg_connection& tx, std::string_view ref,
     out.outcome = status_change::not_allowed;
     return out;
   }
-  tx.exec("UPDATE cases SET status = $2, updated_at = now() WHERE id = $1", {number(out.case_id), text(to_string(to))});
+  tx.exec("UPDATE cases SET status = $2, updated_at = now(), "
+          "fulfilled_at = CASE WHEN $2 = 'fulfilled' THEN coalesce(fulfilled_at, now()) ELSE fulfilled_at END "
+          "WHERE id = $1",
+          {number(out.case_id), text(to_string(to))});
   tx.exec(insert_event_sql, {number(out.case_id), text(actor), text("status_changed"),
                              text(fmt::format(R"({{"from":"{}","to":"{}"}})", out.from, to_string(to)))});
   return out;

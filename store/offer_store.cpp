@@ -17,8 +17,9 @@ WITH c AS (
   SELECT c.id, $2, $3, $4, $5, $6, $7, $8::timestamptz FROM c
   RETURNING id, case_id
 ), status AS (
-  UPDATE cases SET status = 'offered', updated_at = now()
-  WHERE id IN (SELECT case_id FROM offer) AND status IN ('new', 'triaged')
+  UPDATE cases SET status = CASE WHEN status IN ('new', 'triaged') THEN 'offered' ELSE status END,
+                   first_offer_at = coalesce(first_offer_at, now()), updated_at = now()
+  WHERE id IN (SELECT case_id FROM offer)
 ), event AS (
   INSERT INTO case_events (case_id, actor, kind, data)
   SELECT case_id, $7, 'offer_sent',

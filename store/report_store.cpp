@@ -14,26 +14,17 @@ namespace md::store {
 namespace {
 
 // Requests, reactive vs proactive, the two timings and the triage totals, over the cases that
-// arrived in [$1, $2), in one pass over them. First offers and first fulfilments are grouped
-// once and hash-joined rather than looked up per case; both come after the request arrived, so
-// only those since $1 are grouped (the offers_created index serves a short range). Medians are
+// arrived in [$1, $2), in one pass over them: the first offer's time and the fulfilment's are
+// kept on the case (migration 009), so no offer or timeline event is read here. Medians are
 // taken over intervals and turned into minutes once: extract() on every row (numeric) cost more
 // than the sort itself.
 constexpr const char* cases_sql = R"sql(
-WITH first_offer AS (
-  SELECT case_id, min(created_at) AS at FROM offers WHERE created_at >= $1::timestamptz GROUP BY case_id
-), first_fulfilled AS (
-  SELECT case_id, min(at) AS at FROM case_events
-  WHERE kind = 'status_changed' AND data ->> 'to' = 'fulfilled' AND at >= $1::timestamptz
-  GROUP BY case_id
-), period AS (
+WITH period AS (
   SELECT c.source <> 'staff' AS reactive, c.status, cardinality(c.corrected_fields) > 0 AS corrected,
-         fo.at IS NOT NULL AS has_offer,
-         fo.at - c.received_at AS to_first_offer,
-         CASE WHEN c.status = 'fulfilled' THEN ff.at - c.received_at END AS to_fulfilment
+         c.first_offer_at IS NOT NULL AS has_offer,
+         c.first_offer_at - c.received_at AS to_first_offer,
+         CASE WHEN c.status = 'fulfilled' THEN c.fulfilled_at - c.received_at END AS to_fulfilment
   FROM cases c
-  LEFT JOIN first_offer fo ON fo.case_id = c.id
-  LEFT JOIN first_fulfilled ff ON ff.case_id = c.id
   WHERE c.received_at >= $1::timestamptz AND c.received_at < $2::timestamptz
 )
 SELECT count(*) FILTER (WHERE reactive),
@@ -194,6 +185,9 @@ report_figures read_report(pg_connection& c, std::chrono::year_month_day first, 
   auto first_date = text(format_iso_date(first)), last_date = text(format_iso_date(last));
   return c.transaction([&](pg_connection& tx) {
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    // The per-partner medians and the grouping sets sort and hash more than the default 4 MB
+    // holds; for this transaction only, so that no other query's memory grows.
+    tx.exec("SET LOCAL work_mem = '32MB'");
     report_figures f;
     read_cases(tx, start, end, f);
     read_coverage(tx, first_date, last_date, f);

@@ -40,9 +40,18 @@ CREATE TABLE aftercare_tasks (
 );
 CREATE INDEX aftercare_open ON aftercare_tasks (due_at) WHERE done_at IS NULL;
 
--- The reports select cases by when they arrived and offers by when they were sent.
+-- The reports select cases by when they arrived and offers by when they were sent. The times to
+-- a first offer and to fulfilment are kept on the case, written with the offer and the status
+-- change (store/offer_store create_offer, store/case_store change_case_status), so that a report
+-- reads one row per case instead of grouping every offer and timeline event.
 CREATE INDEX cases_received ON cases (received_at);
 CREATE INDEX offers_created ON offers (created_at);
--- Time to fulfilment: the event that moved a case to fulfilled.
-CREATE INDEX case_events_fulfilled ON case_events (case_id, at)
-  WHERE kind = 'status_changed' AND data ->> 'to' = 'fulfilled';
+ALTER TABLE cases
+  ADD COLUMN first_offer_at timestamptz,  -- when the first offer was sent
+  ADD COLUMN fulfilled_at   timestamptz;  -- when it first became fulfilled
+UPDATE cases c SET first_offer_at = o.at
+FROM (SELECT case_id, min(created_at) AS at FROM offers GROUP BY case_id) o WHERE o.case_id = c.id;
+UPDATE cases c SET fulfilled_at = e.at
+FROM (SELECT case_id, min(at) AS at FROM case_events
+      WHERE kind = 'status_changed' AND data ->> 'to' = 'fulfilled' GROUP BY case_id) e
+WHERE e.case_id = c.id;

@@ -57,10 +57,18 @@ VALUES ($1, $2, $3, $4::bytea, 'user:1', $5::timestamptz, $5::timestamptz + inte
         CASE WHEN $3 = 'sent' THEN NULL ELSE $5::timestamptz + make_interval(mins => $6::int) END))sql",
              {store::number(case_id), store::number(partner_id), store::text(state),
               store::text(fmt::format("token-{}", ++n_)), store::text(created), store::number(minutes)});
+    // What store/offer_store create_offer keeps on the case: the first offer's time.
+    db_.exec("UPDATE cases SET first_offer_at = least(coalesce(first_offer_at, $2::timestamptz), $2::timestamptz) "
+             "WHERE id = $1",
+             {store::number(case_id), store::text(created)});
   }
   void fulfilled_event(std::int64_t case_id, const std::string& at) {
     db_.exec(R"sql(INSERT INTO case_events (case_id, actor, kind, data, at)
 VALUES ($1, 'user:1', 'status_changed', '{"from":"accepted","to":"fulfilled"}', $2::timestamptz))sql",
+             {store::number(case_id), store::text(at)});
+    // What store/case_store change_case_status keeps on the case: the first fulfilment's time.
+    db_.exec("UPDATE cases SET fulfilled_at = least(coalesce(fulfilled_at, $2::timestamptz), $2::timestamptz) "
+             "WHERE id = $1",
              {store::number(case_id), store::text(at)});
   }
   void coverage(std::int64_t case_id, const std::string& outlet, const std::string& scope, const std::string& medium,
