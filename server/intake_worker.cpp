@@ -297,7 +297,8 @@ void intake_worker::run(const std::atomic<bool>& stop) {
     offer_deps deps{config_, keys_, taxonomy_.current(), keys};
     try {
       auto counts = database_.with([&](store::pg_connection& c) {
-        return c.transaction([&](store::pg_connection& tx) {
+        publish_after_commit publishes(*outbox, keys);
+        auto done = c.transaction([&](store::pg_connection& tx) {
           auto at = now();
           auto expired = store::expire_due_offers(tx, at);
           for (auto& e : expired) after_close(tx, *outbox, deps, e, at);
@@ -305,6 +306,8 @@ void intake_worker::run(const std::atomic<bool>& stop) {
           for (auto& w : withdrawn) tell_partner_withdrawn(tx, *outbox, deps, w);
           return std::pair{expired.size(), withdrawn.size()};
         });
+        publishes.commit();
+        return done;
       });
       if (counts.first > 0) spdlog::info("{} offer(s) expired", counts.first);
       if (counts.second > 0) spdlog::info("{} partner(s) told of a withdrawn offer", counts.second);

@@ -26,13 +26,17 @@ constexpr std::size_t max_decline_reason_bytes = 1000;
 
 offer_deps deps_of(app_context& app) { return {app.config, app.keys, app.taxonomy.current(), app.redis_keys}; }
 
-// Runs work(transaction, redis) on the blocking pool; Redis is held only inside.
+// Runs work(transaction, redis) on the blocking pool; dashboards hear of the changes once the
+// transaction has committed, never before (they reload on the event).
 template <class Work>
 auto in_transaction(app_context& app, Work&& work) {
   return run_blocking(app.blocking, [&app, work = std::forward<Work>(work)] {
     return app.database.with([&](store::pg_connection& c) {
-      return c.transaction([&](store::pg_connection& tx) {
-        return app.redis.with([&](queue::redis_connection& redis) { return work(tx, redis); });
+      return app.redis.with([&](queue::redis_connection& redis) {
+        publish_after_commit publishes(redis, app.redis_keys);
+        auto result = c.transaction([&](store::pg_connection& tx) { return work(tx, redis); });
+        publishes.commit();
+        return result;
       });
     });
   });

@@ -160,7 +160,32 @@ offer_brief brief_of(const routing::taxonomy& taxonomy, const store::case_summar
   return b;
 }
 
+namespace {
+thread_local publish_after_commit* pending_publishes = nullptr;
+}  // namespace
+
+publish_after_commit::publish_after_commit(queue::redis_connection& redis, const queue::redis_keys& keys)
+    : redis_(redis), keys_(keys) {
+  pending_publishes = this;
+}
+
+publish_after_commit::~publish_after_commit() { pending_publishes = nullptr; }
+
+void publish_after_commit::note(std::string_view ref) {
+  if (std::find(refs_.begin(), refs_.end(), ref) == refs_.end()) refs_.emplace_back(ref);
+}
+
+void publish_after_commit::commit() {
+  pending_publishes = nullptr;
+  for (auto& ref : refs_) publish_case_changed(redis_, keys_, ref);
+  refs_.clear();
+}
+
 void publish_case_changed(queue::redis_connection& redis, const queue::redis_keys& keys, std::string_view ref) {
+  if (pending_publishes) {
+    pending_publishes->note(ref);
+    return;
+  }
   try {
     redis.command({"PUBLISH", keys.events_channel(),
                    json::serialize(json::object{{"type", "case_changed"}, {"ref", ref}})});

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <variant>
 
 #include "config/settings.hpp"
@@ -90,6 +91,25 @@ offer_brief brief_of(const routing::taxonomy& taxonomy, const store::case_summar
 std::string london_text(time_point t);  // "Fri 28 Nov 16:00" (London time)
 
 // Publishes a change of one case to dashboards (any serve process); losing it is harmless.
+// Inside a publish_after_commit scope on this thread it is only noted, and published when the
+// scope's transaction has committed: a dashboard that reloads on the event must find the change.
 void publish_case_changed(queue::redis_connection& redis, const queue::redis_keys& keys, std::string_view ref);
+
+// Holds back this thread's publish_case_changed calls until commit(); dropped if the scope ends
+// without it (the transaction rolled back, so nothing changed). Scopes do not nest.
+class publish_after_commit {
+ public:
+  publish_after_commit(queue::redis_connection& redis, const queue::redis_keys& keys);
+  ~publish_after_commit();
+  publish_after_commit(const publish_after_commit&) = delete;
+  publish_after_commit& operator=(const publish_after_commit&) = delete;
+  void note(std::string_view ref);
+  void commit();  // publishes each ref noted, once
+
+ private:
+  queue::redis_connection& redis_;
+  const queue::redis_keys& keys_;
+  std::vector<std::string> refs_;
+};
 
 }  // namespace md::server
