@@ -51,6 +51,10 @@ struct smtp_settings {
   std::int64_t command_timeout_ms = 120'000;  // idle between commands
   std::int64_t data_timeout_ms = 300'000;     // for the whole DATA transfer
   std::int64_t max_connections = 256;
+  // Messages accepted per hour (0: no limit) from one client address (SMTP, not LMTP: behind a
+  // local MTA every message comes from it) and from one envelope sender (both); beyond, 450 4.7.1.
+  std::int64_t messages_per_ip_per_hour = 60;
+  std::int64_t messages_per_sender_per_hour = 20;
 };
 
 // Outbound mail (acknowledgements, offers, staff replies) through the outbox stream.

@@ -217,7 +217,11 @@ smtp_step smtp_session::complete(const smtp_delivery& outcome) {
     // The command cap bounds a connection that gets nothing done; an MTA that reuses one
     // connection for many messages must not be cut off mid-queue.
     commands_ = 0;
-  } else per_recipient(out, "451 4.3.0 Error: queue temporarily unavailable; try again later");
+  } else if (outcome.rate_limited) {
+    per_recipient(out, "450 4.7.1 Too many messages from you in the last hour; try again later");
+  } else {
+    per_recipient(out, "451 4.3.0 Error: queue temporarily unavailable; try again later");
+  }
   reset_transaction();
   state_ = state::command;
   process(out);  // pipelined commands that arrived behind the message

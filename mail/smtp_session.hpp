@@ -50,8 +50,9 @@ struct smtp_step {
 };
 
 struct smtp_delivery {
-  bool queued = false;    // false: the queue did not confirm, and the client must retry (451)
-  std::string intake_id;  // for queued
+  bool queued = false;        // false: the queue did not confirm, and the client must retry (451)
+  std::string intake_id;      // for queued
+  bool rate_limited = false;  // not queued: too many messages from this client or sender (450 4.7.1)
 };
 
 class smtp_session {

@@ -15,6 +15,7 @@
 #include "crypto/primitives.hpp"
 #include "intake/webhook.hpp"
 #include "mail/multipart_form.hpp"
+#include "queue/rate_limit.hpp"
 #include "server/app.hpp"
 #include "server/html_page.hpp"
 #include "server/http_util.hpp"
@@ -353,18 +354,8 @@ awaitable<http_response> handle_submit(app_context& app, request_context& ctx) {
   };
   auto work = [&app, key, decoy_id, limit]() -> limit_state {
     return app.redis.with([&](queue::redis_connection& c) {
-      // One round trip: INCR, then an expiry only if none is set (a fixed hour from the first post).
-      std::string_view incr[] = {"INCR", key};
-      std::string_view expire[] = {"EXPIRE", key, "3600", "NX"};
-      std::string_view ttl[] = {"TTL", key};
-      c.append(incr);
-      c.append(expire);
-      c.append(ttl);
-      auto counted = c.read_reply();
-      c.read_reply();
-      auto remaining = c.read_reply();
-      if (counted->type != REDIS_REPLY_INTEGER) throw unavailable_error("redis refused the form rate-limit count");
-      limit_state s{counted->integer, remaining->type == REDIS_REPLY_INTEGER ? remaining->integer : 3600};
+      auto counted = queue::count_in_window(c, key, std::chrono::hours(1));
+      limit_state s{counted.count, counted.ttl_seconds};
       if (!decoy_id.empty() && s.count <= limit) {
         auto seconds = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(queue::intake_seen_ttl).count());
         c.command({"SET", app.redis_keys.intake_seen(decoy_id), "1", "EX", seconds});

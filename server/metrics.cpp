@@ -51,8 +51,9 @@ std::string metrics_registry::render() const {
       cases_created.load(), intakes_dead_lettered.load(), intakes_unavailable.load());
   out += fmt::format(
       "# TYPE mediadesk_smtp_messages_queued_total counter\nmediadesk_smtp_messages_queued_total {}\n"
-      "# TYPE mediadesk_smtp_connections_refused_total counter\nmediadesk_smtp_connections_refused_total {}\n",
-      smtp_messages_queued.load(), smtp_connections_refused.load());
+      "# TYPE mediadesk_smtp_connections_refused_total counter\nmediadesk_smtp_connections_refused_total {}\n"
+      "# TYPE mediadesk_smtp_rate_limited_total counter\nmediadesk_smtp_rate_limited_total {}\n",
+      smtp_messages_queued.load(), smtp_connections_refused.load(), smtp_rate_limited.load());
   out += fmt::format(
       "# TYPE mediadesk_mail_delivered_total counter\nmediadesk_mail_delivered_total {}\n"
       "# TYPE mediadesk_mail_retried_total counter\nmediadesk_mail_retried_total {}\n"

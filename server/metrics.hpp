@@ -31,7 +31,7 @@ class metrics_registry {
   histogram intake_to_case_seconds;  // arrival until the case is committed (worker)
   std::atomic<std::uint64_t> cases_created{0}, intakes_dead_lettered{0}, intakes_unavailable{0};
   // Email intake (server/smtp_server): messages answered 250, connections refused at the cap.
-  std::atomic<std::uint64_t> smtp_messages_queued{0}, smtp_connections_refused{0};
+  std::atomic<std::uint64_t> smtp_messages_queued{0}, smtp_connections_refused{0}, smtp_rate_limited{0};
   std::atomic<std::uint64_t> mail_delivered{0}, mail_retried{0}, mail_dead_lettered{0};  // the mail sender
   // The live feed (server/event_stream): streams open now, events written to them, resyncs sent.
   std::atomic<std::int64_t> event_streams_open{0};

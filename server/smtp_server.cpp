@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -14,6 +15,7 @@
 
 #include "crypto/primitives.hpp"
 #include "intake/intake_record.hpp"
+#include "queue/rate_limit.hpp"
 #include "server/intake_append.hpp"
 
 namespace md::server {
@@ -324,9 +326,59 @@ awaitable<void> smtp_server::serve_connection(std::shared_ptr<connection> c) {
   c->socket.close(ignored);
 }
 
+// The hour's message counts of a client address and an envelope sender (by its blind index: the
+// address itself never goes to Redis). Counted before the message is queued, so that a client
+// over its limit gets 450 and the message is not taken.
+namespace {
+
+enum class smtp_limit { ok, limited, unavailable };
+smtp_limit count_message(app_context& app, const std::string& client, bool lmtp, const std::string& sender) {
+  auto& smtp = app.config.smtp;
+  bool per_ip = !lmtp && client != "local" && smtp.messages_per_ip_per_hour > 0;
+  bool per_sender = !sender.empty() && smtp.messages_per_sender_per_hour > 0;
+  if (!per_ip && !per_sender) return smtp_limit::ok;
+  try {
+    return app.redis.with([&](queue::redis_connection& redis) {
+      constexpr auto hour = std::chrono::hours(1);
+      if (per_ip &&
+          queue::count_in_window(redis, app.redis_keys.rate_limit("smtp-ip", client), hour).count >
+              smtp.messages_per_ip_per_hour)
+        return smtp_limit::limited;
+      auto lower = sender;
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      auto index = crypto::to_hex(app.keys.blind_index("smtp.sender", lower));
+      if (per_sender && queue::count_in_window(redis, app.redis_keys.rate_limit("smtp-sender", index), hour).count >
+                            smtp.messages_per_sender_per_hour)
+        return smtp_limit::limited;
+      return smtp_limit::ok;
+    });
+  } catch (const unavailable_error&) {
+    return smtp_limit::unavailable;
+  }
+}
+
+}  // namespace
+
 awaitable<mail::smtp_step> smtp_server::deliver(mail::smtp_session& session, connection& c) {
   auto received = now();
   auto& envelope = session.envelope();
+  auto count = [&app = app_, client = c.client, lmtp = c.lmtp, sender = envelope.sender] {
+    return count_message(app, client, lmtp, sender);
+  };
+  auto limit = co_await run_blocking(app_.blocking, std::move(count));
+  if (limit != smtp_limit::ok) {
+    envelope.data.clear();
+    mail::smtp_delivery refused;
+    refused.rate_limited = limit == smtp_limit::limited;
+    if (refused.rate_limited) {
+      ++app_.metrics.smtp_rate_limited;
+      spdlog::info("{}: a message over the hourly limit of its client or sender; answered 450", c.lmtp ? "lmtp" : "smtp");
+    } else {
+      ++app_.metrics.intakes_unavailable;
+      spdlog::warn("{}: a message could not be counted (Redis unavailable); answered 451", c.lmtp ? "lmtp" : "smtp");
+    }
+    co_return session.complete(refused);
+  }
   intake::intake_record record;
   record.id = crypto::new_intake_id();
   record.source = intake::intake_source::email;

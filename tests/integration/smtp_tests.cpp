@@ -274,6 +274,31 @@ TEST_CASE("SMTP: while Redis is down a message gets 451 4.3.0, and the retry aft
   CHECK(stream[retried].raw.find("Subject: While Redis is down") != std::string::npos);
 }
 
+TEST_CASE("SMTP: a client or sender over its hourly limit gets 450 4.7.1 and nothing is queued", "[smtp]") {
+  test_stack stack("smtp_limits");
+  int ip_port = server::free_loopback_port();
+  stack.start("serve", smtp_env(ip_port, {{"MEDIADESK_SMTP_MESSAGES_PER_IP_PER_HOUR", "2"}}));
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(crypto::is_valid_intake_id(queued_id(run_client("send", "127.0.0.1", ip_port), "data")));
+  auto over = run_client("send", "127.0.0.1", ip_port, "One too many");
+  CHECK(code(over, "data") == 450);
+  CHECK(text(over, "data").starts_with("4.7.1 "));
+  CHECK(code(over, "quit") == 221);  // a temporary refusal: the session goes on
+  CHECK(intake_stream(stack).size() == 2);
+
+  // Per sender (here the only limit): counted under the sender's blind index, never its address.
+  int sender_port = server::free_loopback_port();
+  stack.start("serve", smtp_env(sender_port, {{"MEDIADESK_HTTP_PORT", std::to_string(server::free_loopback_port())},
+                                              {"MEDIADESK_SMTP_MESSAGES_PER_SENDER_PER_HOUR", "1"}}));
+  stack.redis().command({"FLUSHDB"});
+  REQUIRE(crypto::is_valid_intake_id(queued_id(run_client("send", "127.0.0.1", sender_port), "data")));
+  CHECK(code(run_client("send", "127.0.0.1", sender_port), "data") == 450);
+  CHECK(intake_stream(stack).size() == 1);
+  auto keys = stack.redis().command({"KEYS", "*smtp-sender*"});
+  REQUIRE(keys->elements == 1);
+  CHECK(std::string(keys->element[0]->str).find("@") == std::string::npos);
+}
+
 TEST_CASE("SMTP: on SIGTERM an idle session gets 421 4.3.2 and a message under way is finished first", "[smtp]") {
   test_stack stack("smtp_shutdown");
   int smtp_port = server::free_loopback_port();

@@ -104,6 +104,31 @@ TEST_CASE("a whole SMTP transaction: MAIL, RCPT, DATA, the queue's answer, QUIT"
   CHECK(s.closed());
 }
 
+TEST_CASE("a message over the hourly limit gets 450 4.7.1, per recipient for LMTP, and the session goes on") {
+  smtp_session_config config;
+  config.domains = {"desk.example"};
+  smtp_session s(config);
+  s.start();
+  s.feed("EHLO client.example\r\nMAIL FROM:<sam@news.example>\r\nRCPT TO:<requests@desk.example>\r\nDATA\r\n");
+  CHECK(s.feed("Subject: again\r\n\r\nx\r\n.\r\n").action == smtp_action::deliver);
+  smtp_delivery limited;
+  limited.rate_limited = true;
+  auto refused = s.complete(limited);
+  CHECK(refused.replies == "450 4.7.1 Too many messages from you in the last hour; try again later\r\n");
+  CHECK_FALSE(s.in_transaction());
+  CHECK(s.feed("QUIT\r\n").action == smtp_action::close);
+
+  config.lmtp = true;
+  smtp_session l(config);
+  l.start();
+  l.feed("LHLO mta.desk.example\r\nMAIL FROM:<sam@news.example>\r\nRCPT TO:<requests@desk.example>\r\n"
+         "RCPT TO:<press@desk.example>\r\nDATA\r\n");
+  CHECK(l.feed("Subject: again\r\n\r\nx\r\n.\r\n").action == smtp_action::deliver);
+  CHECK(l.complete(limited).replies ==
+        "450 4.7.1 Too many messages from you in the last hour; try again later\r\n"
+        "450 4.7.1 Too many messages from you in the last hour; try again later\r\n");
+}
+
 TEST_CASE("when the queue does not confirm, the answer is 451 4.3.0 and the session goes on", "[smtp]") {
   auto s = ready_for_data();
   CHECK(say(s, "DATA") == "354");
