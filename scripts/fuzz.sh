@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (build-fuzz/, or $MEDIADESK_FUZZ_BUILD_DIR) and runs each
 # for a bounded time on a copy of its seed corpus; see docs/FUZZING.md.
-#   scripts/fuzz.sh [--merge] [target...]     targets: mime smtp_session (default: all)
+#   scripts/fuzz.sh [--merge] [target...]     targets: see all_targets below (default: all)
 # MEDIADESK_FUZZ_SECONDS per target (default 60). --merge adds the inputs that found new coverage
 # to tests/fuzz/corpus/<target>/. Exits nonzero when a target crashed, leaked, timed out or ran out
 # of memory; the input is in build-fuzz/artifacts/<target>/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-all_targets=(mime smtp_session csv_import)
+all_targets=(mime smtp_session csv_import webhook_json triage http_request offer_token)
 
 merge=0
 targets=()
