@@ -48,7 +48,6 @@ void check_offer_token(std::string_view token) {
 // then the CSRF header against the session's token.
 void check_session(std::string_view cookie_header, std::string_view csrf_header) {
   http_request request{http::verb::post, "/api/v1/cases/MD-2026-000001/notes", 11};
-  beast::error_code ec;
   // The header as Beast would have stored it: a value with CR, LF or NUL never gets this far.
   if (cookie_header.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) return;
   request.insert(http::field::cookie, cookie_header);
