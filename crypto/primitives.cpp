@@ -21,6 +21,13 @@ std::string random_bytes(std::size_t n) {
 
 std::string random_token(std::size_t n_bytes) { return to_base64url(random_bytes(n_bytes)); }
 
+bool plausible_token(std::string_view token, std::size_t n_bytes) {
+  // URL-safe base64 without padding: 4 characters per 3 bytes, a partial group without its '='.
+  return token.size() == (n_bytes * 4 + 2) / 3 &&
+         token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+             std::string_view::npos;
+}
+
 namespace {
 constexpr char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 }

@@ -14,6 +14,9 @@ void initialise();
 std::string random_bytes(std::size_t n);
 // URL-safe base64 without padding of n random bytes: session tokens, CSRF tokens, secrets.
 std::string random_token(std::size_t n_bytes = 32);
+// Whether text has the shape random_token(n_bytes) gives (length and alphabet only): bearer
+// tokens from a link or cookie are checked with this before they are hashed and looked up.
+bool plausible_token(std::string_view token, std::size_t n_bytes = 32);
 // Time-ordered, 26-character Crockford base32 id (48-bit milliseconds + 80 random bits).
 std::string new_intake_id();
 bool is_valid_intake_id(std::string_view id);

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (build-fuzz/, or $MEDIADESK_FUZZ_BUILD_DIR) and runs each
 # for a bounded time on a copy of its seed corpus; see docs/FUZZING.md.
-#   scripts/fuzz.sh [--merge] [target...]     targets: mime smtp_session (default: all)
-# MEDIADESK_FUZZ_SECONDS per target (default 60). --merge adds the inputs that found new coverage
-# to tests/fuzz/corpus/<target>/. Exits nonzero when a target crashed, leaked, timed out or ran out
-# of memory; the input is in build-fuzz/artifacts/<target>/.
+#   scripts/fuzz.sh [--merge] [target...]     targets: see all_targets below (default: all)
+# MEDIADESK_FUZZ_SECONDS per target (default 60), MEDIADESK_FUZZ_MAX_LEN bytes per input (64 KiB).
+# --merge adds the inputs that found new coverage to tests/fuzz/corpus/<target>/. Exits nonzero
+# when a target crashed, leaked, timed out or ran out of memory; the input is in
+# build-fuzz/artifacts/<target>/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-all_targets=(mime smtp_session csv_import)
+all_targets=(mime smtp_session csv_import webhook_json triage http_request offer_token)
 
 merge=0
 targets=()
@@ -27,6 +28,9 @@ install_missing_packages
 
 build_dir="${MEDIADESK_FUZZ_BUILD_DIR:-$here/build-fuzz}"
 seconds="${MEDIADESK_FUZZ_SECONDS:-60}"
+# Inputs grow up to this (libFuzzer starts small and lengthens them); 64 KiB is a quarter of the
+# HTTP body limit and bounds the time one input may take.
+max_len="${MEDIADESK_FUZZ_MAX_LEN:-65536}"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$here}"
 # The top-level CMakeLists.txt uses ccache by itself when it is installed.
@@ -50,7 +54,7 @@ for target in "${targets[@]}"; do
   start=$SECONDS
   status=0
   "$build_dir/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || status=$?
+    -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || status=$?
   elapsed=$((SECONDS - start))
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
@@ -70,7 +74,7 @@ for target in "${targets[@]}"; do
   fi
   if ((merge)); then
     before=$(ls "$seeds" | wc -l)
-    "$build_dir/tests/fuzz/fuzz_$target" -merge=1 -timeout=10 -rss_limit_mb=2048 "$seeds" "$corpus" \
+    "$build_dir/tests/fuzz/fuzz_$target" -merge=1 -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" "$seeds" "$corpus" \
       >>"$log" 2>&1
     echo "fuzz $target: merged $(($(ls "$seeds" | wc -l) - before)) new inputs into tests/fuzz/corpus/$target/"
   fi

@@ -56,6 +56,7 @@ struct request_context {
 
 using route_handler = std::function<awaitable<http_response>(request_context&)>;
 
+// Defined in router.cpp (no sockets or coroutines there: the fuzz target http_request links it alone).
 class router {
  public:
   // pattern: "/api/v1/cases/{ref}"; a trailing "/*" matches any rest of the path.

@@ -227,12 +227,6 @@ awaitable<http_response> handle_change_status(app_context& app, request_context&
 
 // ---- the partner's link ----
 
-// A token as issued: 32 random bytes in URL-safe base64 without padding.
-bool plausible_token(std::string_view token) {
-  return token.size() == 43 && token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
-                                   std::string_view::npos;
-}
-
 http_response respond_page(app_context& app, http::status status, std::string_view title, std::string_view notice,
                            json::object offer = {}) {
   json::object context{{"title", title}};
@@ -272,7 +266,7 @@ std::optional<page_outcome> closed_page(const store::offer_view& view, time_poin
 
 awaitable<http_response> handle_show_offer(app_context& app, request_context& ctx) {
   std::string token{ctx.path_param("token")};
-  if (!plausible_token(token)) {
+  if (!crypto::plausible_token(token)) {  // as issued: random_token(32)
     auto p = not_found_page();
     co_return respond_page(app, p.status, p.title, p.notice);
   }
@@ -298,7 +292,7 @@ awaitable<http_response> handle_show_offer(app_context& app, request_context& ct
 
 awaitable<http_response> handle_answer_offer(app_context& app, request_context& ctx) {
   std::string token{ctx.path_param("token")};
-  if (!plausible_token(token)) {
+  if (!crypto::plausible_token(token)) {  // as issued: random_token(32)
     auto p = not_found_page();
     co_return respond_page(app, p.status, p.title, p.notice);
   }

@@ -101,6 +101,12 @@ TEST_CASE("hex, base64 and HMAC-SHA256 agree with known answers") {
   CHECK_FALSE(equal_constant_time("abc", "abd"));
   CHECK_FALSE(equal_constant_time("abc", "abcd"));
   CHECK(random_token(32).size() == 43);
+  CHECK(plausible_token(random_token(32)));
+  CHECK(plausible_token(random_token(16), 16));
+  CHECK_FALSE(plausible_token(random_token(16)));
+  CHECK_FALSE(plausible_token(std::string(42, 'A')));
+  CHECK_FALSE(plausible_token(std::string(42, 'A') + "="));
+  CHECK_FALSE(plausible_token(std::string(42, 'A') + "/"));
 }
 
 // ---- known-answer vectors (computed independently by tests/data/crypto/envelope_vectors.py) ----
