@@ -25,76 +25,14 @@ void require(bool ok) {
   if (!ok) std::abort();
 }
 
-// The server's route table (the add_*_routes functions' patterns), with handlers that never run.
+// The server's route table (the add_*_routes functions' patterns, gathered from server/*.cpp at build
+// time by cmake/route_table.cmake), with handlers that never run.
 const router& routes() {
   static const router table = [] {
     router r;
     using v = http::verb;
     const std::pair<v, const char*> patterns[] = {
-        {v::get, "/"},
-        {v::get, "/healthz"},
-        {v::get, "/readyz"},
-        {v::get, "/metrics"},
-        {v::get, "/static/*"},
-        {v::get, "/submit"},
-        {v::post, "/submit"},
-        {v::get, "/submit/received/{id}"},
-        {v::get, "/submit/status/{id}"},
-        {v::post, "/bench/trivial"},
-        {v::post, "/api/v1/requests"},
-        {v::get, "/api/v1/intake/{id}"},
-        {v::post, "/api/v1/inbound/mailgun"},
-        {v::post, "/api/v1/inbound/mailgun/mime"},
-        {v::post, "/api/v1/inbound/postmark"},
-        {v::post, "/api/v1/login"},
-        {v::post, "/api/v1/logout"},
-        {v::get, "/api/v1/session"},
-        {v::get, "/api/v1/users"},
-        {v::get, "/api/v1/events"},
-        {v::get, "/api/v1/taxonomy"},
-        {v::get, "/api/v1/cases"},
-        {v::post, "/api/v1/cases"},
-        {v::get, "/api/v1/cases/{ref}"},
-        {v::patch, "/api/v1/cases/{ref}/triage"},
-        {v::post, "/api/v1/cases/{ref}/retriage"},
-        {v::post, "/api/v1/cases/{ref}/reveal"},
-        {v::post, "/api/v1/cases/{ref}/status"},
-        {v::put, "/api/v1/cases/{ref}/assignee"},
-        {v::put, "/api/v1/cases/{ref}/waterfall"},
-        {v::get, "/api/v1/cases/{ref}/notes"},
-        {v::post, "/api/v1/cases/{ref}/notes"},
-        {v::post, "/api/v1/cases/{ref}/replies"},
-        {v::get, "/api/v1/cases/{ref}/coverage"},
-        {v::post, "/api/v1/cases/{ref}/coverage"},
-        {v::get, "/api/v1/cases/{ref}/matches"},
-        {v::post, "/api/v1/cases/{ref}/offers"},
-        {v::post, "/api/v1/cases/{ref}/offers/{id}/withdraw"},
-        {v::post, "/api/v1/cases/{ref}/offers/{id}/release"},
-        {v::get, "/api/v1/aftercare"},
-        {v::post, "/api/v1/aftercare/{id}/done"},
-        {v::get, "/api/v1/audit/reveals"},
-        {v::get, "/api/v1/consents/expiring"},
-        {v::get, "/api/v1/triage/accuracy"},
-        {v::post, "/api/v1/journalists/erase"},
-        {v::post, "/api/v1/journalists/export"},
-        {v::get, "/api/v1/partners"},
-        {v::post, "/api/v1/partners"},
-        {v::get, "/api/v1/partners/{id}"},
-        {v::patch, "/api/v1/partners/{id}"},
-        {v::delete_, "/api/v1/partners/{id}"},
-        {v::post, "/api/v1/partners/{id}/reveal"},
-        {v::get, "/api/v1/spokespeople"},
-        {v::post, "/api/v1/spokespeople"},
-        {v::get, "/api/v1/spokespeople/{id}"},
-        {v::patch, "/api/v1/spokespeople/{id}"},
-        {v::delete_, "/api/v1/spokespeople/{id}"},
-        {v::get, "/api/v1/spokespeople/{id}/consents"},
-        {v::post, "/api/v1/spokespeople/{id}/consents"},
-        {v::post, "/api/v1/spokespeople/{id}/consents/{consent_id}/withdraw"},
-        {v::post, "/api/v1/spokespeople/{id}/export"},
-        {v::post, "/api/v1/spokespeople/{id}/reveal"},
-        {v::get, "/respond/{token}"},
-        {v::post, "/respond/{token}"},
+#include "server_routes.inc"
     };
     for (auto& [method, pattern] : patterns) r.add(method, pattern, route_handler{});
     return r;
