@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/london_time.hpp"
+#include "crypto/keyring.hpp"
 #include "support/test_env.hpp"
 
 using namespace md;
@@ -175,6 +176,16 @@ TEST_CASE("coverage, aftercare and proactive cases", "[coverage]") {
     CHECK(staff.request("POST", "/api/v1/aftercare/999999/done", "{}").status == 404);
     CHECK(json_object_of(staff.get("/api/v1/aftercare")).at("open") == 0);
     CHECK(json_object_of(staff.get("/api/v1/aftercare?state=done")).at("tasks").as_array().size() == 1);
+
+    // Key rotation re-seals the details like every other sealed column; they still open.
+    auto rotated = run_command(fmt::format("{} keys rotate --wait-seconds 0 2>/dev/null", stack.cli_command()));
+    INFO(rotated.out);
+    REQUIRE(rotated.status == 0);
+    CHECK(rotated.out.find("coverage.details: 3 re-sealed\n") != std::string::npos);
+    CHECK(crypto::keyring::key_id_of(db.exec("SELECT details_sealed FROM coverage ORDER BY id LIMIT 1").get_bytes(0, 0)) ==
+          2);
+    CHECK(json_object_of(viewer.get(coverage_path)).at("coverage").as_array()[0].at("headline") ==
+          "Amal Secret-Name on waiting two years for a decision");
 
     // Erasure purges a piece's details with the case's personal data; no more coverage then.
     REQUIRE(admin.request("POST", "/api/v1/journalists/erase", R"({"email": "dana@paper.example", "reason": "SAR 9"})")

@@ -59,7 +59,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 }
 
 // Checks `keys rotate` output: one "<column>: N re-sealed" line per column (offers.decline_reason
-// and case_notes.text too once their tables exist), then "key id K is current; T values
+// case_notes.text and coverage.details too once their tables exist), then "key id K is current; T values
 // re-sealed" with T the sum.
 // Returns the count per column.
 std::map<std::string, std::int64_t> parse_rotate_output(const std::string& out, std::uint32_t key_id) {
@@ -78,7 +78,7 @@ std::map<std::string, std::int64_t> parse_rotate_output(const std::string& out, 
     sum += std::stoll(m[2]);
   }
   for (std::size_t i = 0; i < printed_names.size(); ++i) CHECK(order.at(i) == printed_names[i]);
-  const std::vector<std::string> later_tables = {"offers.decline_reason", "case_notes.text"};
+  const std::vector<std::string> later_tables = {"offers.decline_reason", "case_notes.text", "coverage.details"};
   for (std::size_t i = printed_names.size(); i < order.size(); ++i)
     CHECK(order[i] == later_tables.at(i - printed_names.size()));
   CHECK(lines.back() == fmt::format("key id {} is current; {} values re-sealed", key_id, sum));
