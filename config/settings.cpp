@@ -78,6 +78,8 @@ std::vector<setting_entry> setting_table(settings& s) {
        &s.mail.acknowledgements_per_address_per_hour, 0, 1000},
       {"inbound.form_submissions_per_ip_per_hour", "MEDIADESK_INBOUND_FORM_SUBMISSIONS_PER_IP_PER_HOUR",
        &s.inbound.form_submissions_per_ip_per_hour, 1, 100'000},
+      {"inbound.webhook_bad_signatures_per_ip_per_hour", "MEDIADESK_INBOUND_WEBHOOK_BAD_SIGNATURES_PER_IP_PER_HOUR",
+       &s.inbound.webhook_bad_signatures_per_ip_per_hour, 0, 1'000'000},
       {"inbound.postmark_token", "MEDIADESK_INBOUND_POSTMARK_TOKEN", &s.inbound.postmark_token},
       {"inbound.mailgun_signing_key", "MEDIADESK_INBOUND_MAILGUN_SIGNING_KEY", &s.inbound.mailgun_signing_key},
       {"inbound.mailgun_signing_key_file", "MEDIADESK_INBOUND_MAILGUN_SIGNING_KEY_FILE",

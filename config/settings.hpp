@@ -77,6 +77,9 @@ struct mail_settings {
 // The public request form and the email providers' inbound webhooks.
 struct inbound_settings {
   std::int64_t form_submissions_per_ip_per_hour = 20;
+  // Webhook calls with a bad or stale signature per client address and hour; beyond, 429 (0: no
+  // limit). Only failures are counted, so a partner's good calls never wait on Redis for it.
+  std::int64_t webhook_bad_signatures_per_ip_per_hour = 30;
   std::string postmark_token;        // the password in the Postmark webhook URL's basic auth
   std::string mailgun_signing_key;   // Mailgun's HTTP webhook signing key
   std::string mailgun_signing_key_file;

@@ -59,4 +59,44 @@ boost::json::value optional_json(const std::optional<std::string>& v) {
   return v ? boost::json::value(*v) : boost::json::value(nullptr);
 }
 
+// A reverse proxy in front (loopback or a private network) reports the client in X-Forwarded-For;
+// anyone else connecting could write any address there, so it is believed only from those peers.
+namespace {
+
+bool trusted_proxy(const asio::ip::address& a) {
+  if (a.is_loopback()) return true;
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168);
+  }
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return trusted_proxy(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+  return (v6.to_bytes()[0] & 0xfe) == 0xfc;  // unique local fc00::/7
+}
+
+}  // namespace
+
+// The rate limit's unit: the client's address, or its /64 for IPv6 (one client usually holds a whole /64).
+std::string client_network(const asio::ip::address& peer, const http_request& request) {
+  auto address = peer;
+  if (trusted_proxy(address)) {
+    // The last X-Forwarded-For entry is the one our proxy added; earlier ones are the client's word.
+    std::string_view forwarded;
+    auto [first, last] = request.equal_range("X-Forwarded-For");
+    for (auto it = first; it != last; ++it) forwarded = it->value();
+    auto entry = forwarded.substr(forwarded.rfind(',') == std::string_view::npos ? 0 : forwarded.rfind(',') + 1);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    boost::system::error_code ec;
+    auto claimed = asio::ip::make_address(std::string{entry}, ec);
+    if (!entry.empty() && !ec) address = claimed;
+  }
+  if (!address.is_v6()) return address.to_string();
+  auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+  auto bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 }  // namespace md::server

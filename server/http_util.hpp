@@ -27,4 +27,9 @@ boost::json::value optional_json(const std::optional<std::string>& v);
 std::map<std::string, std::string> query_params(std::string_view target);
 std::optional<std::string> cookie_value(const http_request& request, std::string_view name);
 
+// Who a rate limit counts: the peer's address, or what a reverse proxy in front of us (loopback or
+// a private network) put last in X-Forwarded-For; an IPv6 client by its /64 (one client usually
+// holds a whole /64).
+std::string client_network(const asio::ip::address& peer, const http_request& request);
+
 }  // namespace md::server

@@ -1,6 +1,7 @@
 // The webhook door: POST /api/v1/requests. Checks the signature, validates the body, seals it,
 // and answers 202 only once Redis has acknowledged the append (group-committed by the Redis appender).
 #include "intake/webhook.hpp"
+#include "queue/rate_limit.hpp"
 #include "server/app.hpp"
 #include "server/http_util.hpp"
 #include "server/intake_append.hpp"
@@ -13,8 +14,27 @@ awaitable<http_response> handle_webhook(app_context& app, request_context& ctx) 
   auto& request = ctx.request;
   auto verdict = intake::verify_signature(request["X-Signature"], request.body(), app.config.webhook.secret, received,
                                           std::chrono::seconds(app.config.webhook.replay_window_s));
-  if (verdict != intake::signature_verdict::ok)
+  if (verdict != intake::signature_verdict::ok) {
+    auto limit = app.config.inbound.webhook_bad_signatures_per_ip_per_hour;
+    auto count = [&app, key = app.redis_keys.rate_limit("webhook-bad", client_network(ctx.remote.address(), request))] {
+      try {
+        return app.redis.with(
+            [&](queue::redis_connection& c) { return queue::count_in_window(c, key, std::chrono::hours(1)); });
+      } catch (const unavailable_error&) {
+        return queue::window_count{};  // not counted: the 401 stands on its own
+      }
+    };
+    queue::window_count counted;
+    if (limit > 0) counted = co_await run_blocking(app.blocking, std::move(count));
+    if (counted.count > limit) {
+      auto r = error_response(http::status::too_many_requests,
+                              "too many requests with a bad signature from this address; check the webhook secret "
+                              "and the clock, then retry later");
+      r.set(http::field::retry_after, std::to_string(std::max<std::int64_t>(1, counted.ttl_seconds)));
+      co_return r;
+    }
     co_return error_response(http::status::unauthorized, intake::describe(verdict));
+  }
   auto validated = intake::validate_webhook_body(request.body());
   if (auto* e = std::get_if<field_error>(&validated)) co_return field_error_response(*e);
   std::string idempotency_key{request["Idempotency-Key"]};

@@ -21,7 +21,6 @@ std::optional<std::string> string_field(const json::object& o, std::string_view 
   return std::string{it->value().get_string()};
 }
 
-std::string client_key(const request_context& ctx) { return ctx.remote.address().to_string(); }
 
 // Who is logged in, as the log-in and GET /api/v1/session answer it. The label is the user's own
 // email address: sent to them, never logged.
@@ -39,7 +38,7 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
   if (!password || password->empty() || password->size() > 1024)
     co_return field_error_response({"password", "password is required"});
 
-  auto limiter_key = app.redis_keys.rate_limit("login", client_key(ctx));
+  auto limiter_key = app.redis_keys.rate_limit("login", client_network(ctx.remote.address(), ctx.request));
   auto limit = app.config.session.login_attempts_per_15_minutes;
   struct login_result {
     bool limited = false;

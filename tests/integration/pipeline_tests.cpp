@@ -84,6 +84,24 @@ TEST_CASE("the signature is checked and the replay window enforced") {
   CHECK(json_string(wrong_secret.body, "error") == "X-Signature does not match the body");
 }
 
+TEST_CASE("an address sending bad signatures is refused with 429 after the hour's allowance") {
+  test_stack stack("signature_limit");
+  stack.start("serve", {{"MEDIADESK_INBOUND_WEBHOOK_BAD_SIGNATURES_PER_IP_PER_HOUR", "3"}});
+  auto body = request_json("A", "x");
+  auto client = stack.client();
+  for (int i = 0; i < 3; ++i)
+    CHECK(client.request("POST", "/api/v1/requests", body, {"X-Signature: t=1,v1=00"}).status == 401);
+  auto refused = client.request("POST", "/api/v1/requests", body, {"X-Signature: t=1,v1=00"});
+  CHECK(refused.status == 429);
+  auto retry_after = std::stoi(refused.header("Retry-After"));
+  CHECK((retry_after > 0 && retry_after <= 3600));
+  // A correctly signed request is never held back by the count: only failures are counted.
+  CHECK(stack.post_request(body).status == 202);
+  auto counted = stack.redis().command({"KEYS", "md:rl:webhook-bad:*"});
+  REQUIRE(counted->elements == 1);
+  CHECK(std::string(counted->element[0]->str) == "md:rl:webhook-bad:127.0.0.1");
+}
+
 TEST_CASE("bad bodies get 400 naming the field, oversized ones 413, and nothing is queued") {
   test_stack stack("validation");
   stack.start("serve");

@@ -96,7 +96,9 @@ std::int64_t count_rows(store::pg_connection& c, const std::string& sql) { retur
 // ---- HTTP ----
 
 std::string http_result::header(const std::string& name) const {
-  auto it = headers.find(name);
+  auto lower = name;  // stored lower-case (write_header): names are case-insensitive
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  auto it = headers.find(lower);
   return it == headers.end() ? std::string{} : it->second;
 }
 
