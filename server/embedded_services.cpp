@@ -245,7 +245,7 @@ int free_loopback_port() {
 embedded_postgres::embedded_postgres(fs::path dir) : dir_(fs::absolute(std::move(dir))), user_(unprivileged_user()) {}
 embedded_postgres::~embedded_postgres() { stop(); }
 
-void embedded_postgres::start() {
+void embedded_postgres::start(int port) {
   fs::create_directories(dir_);
   fs::permissions(dir_, fs::perms::owner_all);
   ensure_reachable(dir_, user_);
@@ -266,7 +266,7 @@ void embedded_postgres::start() {
     fs::remove(pwfile);
   }
   for (int attempt = 0; attempt < 3; ++attempt) {
-    port_ = free_loopback_port();
+    port_ = port ? port : free_loopback_port();
     process_ = child_process({find_postgres_binary("postgres"), "-D", data.string(), "-p", std::to_string(port_), "-c",
                               "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c",
                               "max_connections=100", "-c", "shared_buffers=64MB", "-c", "fsync=on"},

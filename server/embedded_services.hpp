@@ -60,7 +60,9 @@ class embedded_postgres {
  public:
   explicit embedded_postgres(std::filesystem::path dir);
   ~embedded_postgres();
-  void start();  // initdb on first use, then start and wait until it accepts connections
+  // initdb on first use, then start and wait until it accepts connections. port 0: a free one
+  // (a restart in a fault test passes the old port, so that clients' URLs still reach it).
+  void start(int port = 0);
   void stop();   // fast shutdown
   std::string url(std::string_view database = "mediadesk") const;
   // Creates a database if missing (tests use one per case) and returns its URL.

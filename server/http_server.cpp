@@ -6,6 +6,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <array>
+#include <tuple>
+
 #include "core/errors.hpp"
 #include "server/http_util.hpp"
 
@@ -94,6 +97,46 @@ struct http_server::connection {
   bool close_requested = false;  // shutdown: close after the current response
   std::shared_ptr<response_stream::state> streaming;  // while a stream's writer runs
 };
+
+namespace {
+
+// The deadline of one read (header or body). Beast's tcp_stream closes the socket when its own
+// deadline passes, so after one no 408 could ever be written: the slow client saw a bare close.
+// This timer instead cancels the pending read and leaves the socket open for the 408. It runs on
+// the connection's strand, like the coroutine; `done` stops a timer that fired just as the read
+// finished from cancelling anything later.
+class read_deadline {
+ public:
+  read_deadline(beast::tcp_stream& stream, std::shared_ptr<void> keep_alive, std::chrono::milliseconds limit)
+      : state_(std::make_shared<state>(stream.get_executor())) {
+    state_->timer.expires_after(limit);
+    state_->timer.async_wait([s = state_, &stream, keep_alive = std::move(keep_alive)](beast::error_code ec) {
+      if (ec || s->done) return;
+      s->expired = true;
+      beast::error_code ignored;
+      stream.socket().cancel(ignored);
+    });
+    // A backstop only: should the cancel not end the read, Beast closes the socket a little later.
+    stream.expires_after(limit + std::chrono::seconds(2));
+  }
+  ~read_deadline() {
+    state_->done = true;
+    state_->timer.cancel();
+  }
+  read_deadline(const read_deadline&) = delete;
+  read_deadline& operator=(const read_deadline&) = delete;
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct state {
+    explicit state(const asio::any_io_executor& executor) : timer(executor) {}
+    asio::steady_timer timer;
+    bool done = false, expired = false;
+  };
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace
 
 http_server::http_server(asio::io_context& io, const tcp::endpoint& endpoint, http_limits limits, const router& routes,
                          metrics_registry& metrics)
@@ -189,16 +232,23 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
     co_return;
   }
   bool first = true;
+  bool linger = false;  // an error answer went out: see the lingering close below
   for (;;) {
     if (c->close_requested) break;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
     parser.body_limit(limits_.body_limit);
     // The first request gets the header timeout; a kept-alive connection may idle longer.
-    stream.expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
-    auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+    beast::error_code header_ec;
+    bool header_expired;
+    {
+      read_deadline deadline(stream, c, first ? limits_.header_timeout : limits_.idle_timeout);
+      std::size_t header_bytes;
+      std::tie(header_ec, header_bytes) = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+      header_expired = (header_ec && deadline.expired()) || header_ec == beast::error::timeout;
+    }
     std::optional<http_response> early;
-    if (header_ec == beast::error::timeout) {
+    if (header_expired) {
       if (buffer.size() == 0) break;  // idle: just close
       early = error_response(http::status::request_timeout, "request headers took too long");
     } else if (header_ec == http::error::body_limit) {  // Content-Length over the limit, seen with the header
@@ -225,11 +275,17 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
           stream.expires_after(limits_.body_timeout);
           co_await http::async_write(stream, cont, use_nothrow);
         }
-        stream.expires_after(limits_.body_timeout);
-        auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        beast::error_code body_ec;
+        bool body_expired;
+        {
+          read_deadline deadline(stream, c, limits_.body_timeout);
+          std::size_t body_bytes;
+          std::tie(body_ec, body_bytes) = co_await http::async_read(stream, buffer, parser, use_nothrow);
+          body_expired = (body_ec && deadline.expired()) || body_ec == beast::error::timeout;
+        }
         if (body_ec == http::error::body_limit)
           early = error_response(http::status::payload_too_large, "request body is too large");
-        else if (body_ec == beast::error::timeout)
+        else if (body_expired)
           early = error_response(http::status::request_timeout, "request body took too long");
         else if (body_ec)
           break;
@@ -263,10 +319,23 @@ awaitable<void> http_server::serve_connection(std::shared_ptr<connection> c) {
     stream.expires_after(limits_.body_timeout);
     auto [write_ec, written] = co_await http::async_write(stream, response, use_nothrow);
     c->busy = false;
+    linger = early && !write_ec;
     if (write_ec || !response.keep_alive()) break;
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (linger) {
+    // After an error answer (408, 413, 431, 400) the client may still be sending. Closing with
+    // unread bytes makes the kernel send a reset, and the client's kernel then drops the answer
+    // it has not read yet: the slow client saw a bare reset instead of its 408. So read and
+    // discard until the client closes too, for at most a second, then close (a lingering close).
+    stream.expires_after(std::chrono::seconds(1));
+    std::array<char, 4096> discard;
+    for (;;) {
+      auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(discard), use_nothrow);
+      if (read_ec) break;
+    }
+  }
   stream.close();
 }
 
