@@ -80,6 +80,10 @@ struct inbound_settings {
   // Webhook calls with a bad or stale signature per client address and hour; beyond, 429 (0: no
   // limit). Only failures are counted, so a partner's good calls never wait on Redis for it.
   std::int64_t webhook_bad_signatures_per_ip_per_hour = 30;
+  // Requests per journalist's address and hour, counted under the address's blind index; beyond,
+  // 429 and nothing queued (0: no limit). One flood of requests in one name, whichever door.
+  std::int64_t form_submissions_per_sender_per_hour = 10;
+  std::int64_t webhook_requests_per_sender_per_hour = 30;
   std::string postmark_token;        // the password in the Postmark webhook URL's basic auth
   std::string mailgun_signing_key;   // Mailgun's HTTP webhook signing key
   std::string mailgun_signing_key_file;
@@ -160,7 +164,8 @@ struct keys_settings {
 struct session_settings {
   std::int64_t idle_timeout_minutes = 30;
   std::int64_t absolute_timeout_hours = 12;
-  std::int64_t login_attempts_per_15_minutes = 10;
+  std::int64_t login_attempts_per_15_minutes = 10;       // failures per client address
+  std::int64_t login_attempts_per_account_per_15_minutes = 20;  // failures per account, from any address
   bool secure_cookie = false;  // set true behind TLS
 };
 

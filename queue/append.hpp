@@ -12,12 +12,17 @@ namespace md::queue {
 
 struct append_request {
   intake::intake_record record;
-  std::string idempotency_key;  // as sent by the client; empty for none (stored only hashed)
+  std::string idempotency_key{};  // as sent by the client; empty for none (stored only hashed)
+  // A sender's hourly allowance, counted in the same atomic step as the append (empty: none).
+  // A replay of an Idempotency-Key already answered is not counted again.
+  std::string sender_rate_key{};
+  std::int64_t sender_limit = 0;
 };
 
 struct append_outcome {
-  enum class status { queued, replayed, unavailable } result = status::unavailable;
-  std::string intake_id;  // for queued: the record's id; for replayed: the id first answered
+  enum class status { queued, replayed, limited, unavailable } result = status::unavailable;
+  std::string intake_id;         // for queued: the record's id; for replayed: the id first answered
+  std::int64_t retry_after_s = 0;  // for limited: until the sender's window ends
 };
 
 // How long an intake stays findable as "queued" without being processed.

@@ -5,6 +5,7 @@
 
 #include "config/settings.hpp"
 #include "crypto/keyring.hpp"
+#include "crypto/primitives.hpp"
 #include "queue/keys.hpp"
 #include "queue/shared_redis.hpp"
 #include "server/http_server.hpp"
@@ -33,6 +34,13 @@ struct app_context {
 
   store::aftercare_policy aftercare_policy() const {
     return {static_cast<int>(config.aftercare.due_working_days), static_cast<int>(config.aftercare.due_hour)};
+  }
+
+  // The rate-limit key of one email address at one door ("form", "webhook", "smtp", "login"). The
+  // address is counted under its blind index, so it never reaches Redis in plaintext.
+  std::string sender_rate_key(std::string_view door, std::string_view email) const {
+    return redis_keys.rate_limit(std::string(door) + "-sender",
+                                 crypto::to_hex(keys.blind_index("rate.sender", crypto::normalise_email(email))));
   }
 
   store::session_timeouts session_timeouts() const {

@@ -349,9 +349,21 @@ awaitable<http_response> handle_submit(app_context& app, request_context& ctx) {
   if (!unavailable && !input.honeypot) {
     auto record =
         intake::make_intake_record(app.keys, intake::intake_source::form, checked.document, to_unix_ms(received));
-    queue::append_request append{std::move(record), ""};
+    queue::append_request append{.record = std::move(record)};
+    if (auto limit = app.config.inbound.form_submissions_per_sender_per_hour; limit > 0) {
+      append.sender_rate_key = app.sender_rate_key("form", input["email"]);
+      append.sender_limit = limit;
+    }
     auto outcome = co_await async_append(app, std::move(append));
     app.metrics.intake_ack_seconds.observe(std::chrono::duration<double>(now() - received).count());
+    if (outcome.result == queue::append_outcome::status::limited) {
+      auto wait_minutes = std::max<std::int64_t>(1, (outcome.retry_after_s + 59) / 60);
+      auto r = form_notice(app, http::status::too_many_requests, input, "Too many requests from this email address",
+                           fmt::format("Nothing was sent. Please try again in {} minute{}.",
+                                       wait_minutes, wait_minutes == 1 ? "" : "s"));
+      r.set(http::field::retry_after, std::to_string(outcome.retry_after_s));
+      co_return r;
+    }
     if (outcome.result == queue::append_outcome::status::unavailable) {
       ++app.metrics.intakes_unavailable;
       unavailable = true;

@@ -44,9 +44,23 @@ awaitable<http_response> handle_webhook(app_context& app, request_context& ctx) 
 
   auto record = intake::make_intake_record(app.keys, intake::intake_source::webhook, request.body(),
                                            to_unix_ms(received));
-  queue::append_request append{std::move(record), std::move(idempotency_key)};
+  queue::append_request append{.record = std::move(record), .idempotency_key = std::move(idempotency_key)};
+  if (auto limit = app.config.inbound.webhook_requests_per_sender_per_hour; limit > 0) {
+    append.sender_rate_key =
+        app.sender_rate_key("webhook", std::get<intake::validated_request>(validated).request.journalist.email);
+    append.sender_limit = limit;
+  }
   auto outcome = co_await async_append(app, std::move(append));
   app.metrics.intake_ack_seconds.observe(std::chrono::duration<double>(now() - received).count());
+  if (outcome.result == queue::append_outcome::status::limited) {
+    auto r = json_response(http::status::too_many_requests,
+                           boost::json::object{{"error",
+                                                "too many requests for this journalist's email address this hour; "
+                                                "nothing was queued, retry later"},
+                                               {"field", "journalist.email"}});
+    r.set(http::field::retry_after, std::to_string(outcome.retry_after_s));
+    co_return r;
+  }
   if (outcome.result == queue::append_outcome::status::unavailable) {
     ++app.metrics.intakes_unavailable;
     auto r = error_response(http::status::service_unavailable, "the request queue is unavailable; retry later");

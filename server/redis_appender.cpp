@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
 #include <future>
 
 #include <boost/asio/bind_executor.hpp>
@@ -15,18 +17,29 @@
 namespace md::server {
 namespace {
 
-// With an Idempotency-Key, one atomic step: honour the key, append, mark the intake seen.
-// KEYS: stream, seen key, idempotency key. ARGV: id, source, received ms, sealed payload,
-// seen ttl s, idempotency ttl s.
+// With an Idempotency-Key or a sender's allowance, one atomic step: honour the key, count the
+// sender, append, mark the intake seen. A key or allowance not used is passed as "" (one script
+// rather than four variants; this is a single Redis, never a cluster).
+// KEYS: stream, seen key, idempotency key or "", sender counter or "".
+// ARGV: id, source, received ms, sealed payload, seen ttl s, idempotency ttl s, sender limit,
+// sender window s.
+// Returns {1, id} appended, {0, first id} replayed, {2, ttl} over the sender's allowance.
 constexpr std::string_view idempotent_append_script = R"lua(
-local existing = redis.call('GET', KEYS[3])
-if existing then return {0, existing} end
-redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[6])
+if KEYS[3] ~= '' then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then return {0, existing} end
+end
+if KEYS[4] ~= '' then
+  local n = redis.call('INCR', KEYS[4])
+  if n == 1 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
+  if n > tonumber(ARGV[7]) then return {2, tostring(redis.call('TTL', KEYS[4]))} end
+end
+if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[6]) end
 redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'src', ARGV[2], 'at', ARGV[3], 'p', ARGV[4])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
 return {1, ARGV[1]}
 )lua";
-constexpr std::string_view idempotent_append_sha = "ef585b2077d07cb3b39a63b6bb8bb8e8b6a46ffb";  // SHA1 of the script text
+constexpr std::string_view idempotent_append_sha = "65176b89f42d76ad8da67d4e9f4268f1002ac217";  // SHA1 of the script text
 
 // Redis protocol: an array of bulk strings.
 void append_command(std::string& out, std::initializer_list<std::string_view> args) {
@@ -112,7 +125,7 @@ void redis_appender::encode(job& j, bool use_eval) {
   auto received = std::to_string(r.received_unix_ms);
   const auto& stream = stream_;
   const auto& seen_ttl = seen_ttl_text_;
-  if (j.request.idempotency_key.empty()) {
+  if (j.request.idempotency_key.empty() && j.request.sender_rate_key.empty()) {
     // Two plain commands: XADD's reply decides the answer; SET only helps status look-ups.
     append_command(pending_writes_, {"XADD", stream, "*", "id", r.id, "src", source, "at", received, "p",
                                      r.sealed_payload});
@@ -120,10 +133,14 @@ void redis_appender::encode(job& j, bool use_eval) {
     j.replies_expected = 2;
     return;
   }
-  auto idem_key = keys_.idempotency(crypto::to_hex(crypto::token_hash(j.request.idempotency_key)));
+  auto idem_key = j.request.idempotency_key.empty()
+                      ? std::string{}
+                      : keys_.idempotency(crypto::to_hex(crypto::token_hash(j.request.idempotency_key)));
   const auto& idem_ttl = idempotency_ttl_text_;
-  append_command(pending_writes_, {use_eval ? "EVAL" : "EVALSHA", use_eval ? script() : script_sha(), "3", stream,
-                                   seen_key, idem_key, r.id, source, received, r.sealed_payload, seen_ttl, idem_ttl});
+  auto sender_limit = std::to_string(j.request.sender_limit);
+  append_command(pending_writes_, {use_eval ? "EVAL" : "EVALSHA", use_eval ? script() : script_sha(), "4", stream,
+                                   seen_key, idem_key, j.request.sender_rate_key, r.id, source, received,
+                                   r.sealed_payload, seen_ttl, idem_ttl, sender_limit, "3600"});
   j.replies_expected = 1;
 }
 
@@ -234,9 +251,16 @@ void redis_appender::complete(job& j) {
   if (j.replies_expected == 2) {
     if (r->type == REDIS_REPLY_STRING) outcome = {queue::append_outcome::status::queued, j.request.record.id};
   } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER) {
-    outcome.result = r->element[0]->integer == 1 ? queue::append_outcome::status::queued
-                                                 : queue::append_outcome::status::replayed;
-    outcome.intake_id = std::string{queue::text_of(r->element[1])};
+    auto answer = r->element[0]->integer;
+    if (answer == 2) {
+      outcome.result = queue::append_outcome::status::limited;
+      auto ttl = queue::text_of(r->element[1]);
+      std::from_chars(ttl.data(), ttl.data() + ttl.size(), outcome.retry_after_s);
+      outcome.retry_after_s = std::max<std::int64_t>(1, outcome.retry_after_s);
+    } else {
+      outcome.result = answer == 1 ? queue::append_outcome::status::queued : queue::append_outcome::status::replayed;
+      outcome.intake_id = std::string{queue::text_of(r->element[1])};
+    }
   } else if (queue::text_of(r).starts_with("NOSCRIPT") && !j.retried) {
     // The script cache was flushed: send this one with the script text (Redis caches it again).
     j.retried = true;

@@ -2,6 +2,7 @@
 #include "server/service_host.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
@@ -21,6 +22,32 @@ std::unique_ptr<crypto::keyring> load_keyring(const settings& config) {
   if (!raw) throw std::runtime_error("keys.master_key must be 64 hex digits or base64 of 32 bytes");
   return std::make_unique<crypto::keyring>(std::move(*raw), static_cast<std::uint32_t>(config.keys.current_key_id));
 }
+
+namespace {
+
+// Each connection holds a file descriptor, and Debian's default soft limit (1024) is below the
+// default http.max_connections (4096). Raise the soft limit to the hard one, and if the caps
+// still do not fit, lower the HTTP cap so that a flood of connections meets 503 rather than
+// accept() failing with EMFILE while PostgreSQL, Redis and log files also need descriptors.
+std::size_t fit_connection_cap(std::size_t http_cap, std::size_t smtp_cap) {
+  constexpr std::size_t reserve = 256;  // database pool, Redis, listeners, logs, the live feed's subscriber
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) return http_cap;
+  if (nofile.rlim_cur < nofile.rlim_max) {
+    auto raised = nofile;
+    raised.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+  }
+  auto available = nofile.rlim_cur == RLIM_INFINITY ? http_cap + smtp_cap + reserve : nofile.rlim_cur;
+  if (http_cap + smtp_cap + reserve <= available) return http_cap;
+  auto fitted = available > smtp_cap + reserve + 64 ? available - smtp_cap - reserve : 64;
+  spdlog::warn("open-file limit {} is too low for http.max_connections {} and smtp.max_connections {}; "
+               "serving at most {} HTTP connections (raise LimitNOFILE / ulimit -n)",
+               available, http_cap, smtp_cap, fitted);
+  return fitted;
+}
+
+}  // namespace
 
 service_host::service_host(const settings& config, roles r) : config_(config), roles_(r) {
   keys_ = load_keyring(config);
@@ -75,7 +102,8 @@ void service_host::start() {
     limits.header_timeout = std::chrono::milliseconds(config_.http.header_timeout_ms);
     limits.body_timeout = std::chrono::milliseconds(config_.http.body_timeout_ms);
     limits.idle_timeout = std::chrono::milliseconds(config_.http.idle_timeout_ms);
-    limits.max_connections = static_cast<std::size_t>(config_.http.max_connections);
+    limits.max_connections = fit_connection_cap(static_cast<std::size_t>(config_.http.max_connections),
+                                                static_cast<std::size_t>(config_.smtp.max_connections));
     auto address = asio::ip::make_address(config_.http.address);
     server_ = std::make_unique<http_server>(io_, tcp::endpoint{address, static_cast<unsigned short>(config_.http.port)},
                                             limits, routes_, metrics_);

@@ -344,10 +344,7 @@ smtp_limit count_message(app_context& app, const std::string& client, bool lmtp,
           queue::count_in_window(redis, app.redis_keys.rate_limit("smtp-ip", client), hour).count >
               smtp.messages_per_ip_per_hour)
         return smtp_limit::limited;
-      auto lower = sender;
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-      auto index = crypto::to_hex(app.keys.blind_index("smtp.sender", lower));
-      if (per_sender && queue::count_in_window(redis, app.redis_keys.rate_limit("smtp-sender", index), hour).count >
+      if (per_sender && queue::count_in_window(redis, app.sender_rate_key("smtp", sender), hour).count >
                             smtp.messages_per_sender_per_hour)
         return smtp_limit::limited;
       return smtp_limit::ok;

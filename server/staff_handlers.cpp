@@ -1,10 +1,12 @@
 // The staff API: log-in and sessions, the case list and case detail, intake status, and the
 // deliberate reveal of a request's personal data (recorded on the case's timeline).
 #include <boost/json/parse.hpp>
+#include <array>
 #include <charconv>
 
 #include "core/case_ref.hpp"
 #include "crypto/primitives.hpp"
+#include "queue/rate_limit.hpp"
 #include "server/auth.hpp"
 #include "server/case_json.hpp"
 #include "server/dashboard_input.hpp"
@@ -38,32 +40,38 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
   if (!password || password->empty() || password->size() > 1024)
     co_return field_error_response({"password", "password is required"});
 
-  auto limiter_key = app.redis_keys.rate_limit("login", client_network(ctx.remote.address(), ctx.request));
-  auto limit = app.config.session.login_attempts_per_15_minutes;
+  // Failed attempts are counted per client address and per account (under the email's blind
+  // index), in Redis so that every serve process shares them: one address guessing many accounts
+  // meets the first limit, many addresses guessing one account the second.
+  std::array<std::pair<std::string, std::int64_t>, 2> limiters{
+      std::pair{app.redis_keys.rate_limit("login", client_network(ctx.remote.address(), ctx.request)),
+                app.config.session.login_attempts_per_15_minutes},
+      std::pair{app.sender_rate_key("login", *email), app.config.session.login_attempts_per_account_per_15_minutes}};
   struct login_result {
     bool limited = false;
     std::optional<std::string> token;
     std::string csrf, role, label;
     std::int64_t user_id = 0;
   };
-  auto work = [&app, &limiter_key, limit, email = *email,
-                                                     password = *password]() -> login_result {
-    // Failed attempts per client address are counted in Redis (shared by every serve process).
+  auto work = [&app, &limiters, email = *email, password = *password]() -> login_result {
     // If Redis is down the limiter is skipped rather than locking staff out.
-    auto failures = [&]() -> std::int64_t {
+    auto limited = [&] {
       try {
         return app.redis.with([&](queue::redis_connection& c) {
-          auto r = c.command({"GET", limiter_key});
-          auto text = queue::text_of(r.get());
-          std::int64_t n = 0;
-          std::from_chars(text.data(), text.data() + text.size(), n);
-          return n;
+          for (auto& [key, limit] : limiters) {
+            auto r = c.command({"GET", key});
+            auto text = queue::text_of(r.get());
+            std::int64_t n = 0;
+            std::from_chars(text.data(), text.data() + text.size(), n);
+            if (n >= limit) return true;
+          }
+          return false;
         });
       } catch (const unavailable_error&) {
-        return 0;
+        return false;
       }
     }();
-    if (failures >= limit) return {true, std::nullopt, {}, {}, {}, 0};
+    if (limited) return {true, std::nullopt, {}, {}, {}, 0};
     auto user = app.database.with(
         [&](store::pg_connection& c) { return store::find_user_by_email(c, app.keys, email); });
     // Verify against a fixed hash when the user is unknown, so timing does not tell who exists.
@@ -73,8 +81,7 @@ awaitable<http_response> handle_login(app_context& app, request_context& ctx) {
       try {
         app.redis.with([&](queue::redis_connection& c) {
           // A fixed 15-minute window from the first failure (EXPIRE on every failure would slide).
-          c.command({"SET", limiter_key, "0", "EX", "900", "NX"});
-          c.command({"INCR", limiter_key});
+          for (auto& [key, limit] : limiters) queue::count_in_window(c, key, std::chrono::minutes(15));
         });
       } catch (const unavailable_error&) {
       }

@@ -289,6 +289,21 @@ TEST_CASE("the form's rate limit answers 429, and a Redis outage 503 with nothin
   CHECK_FALSE(down.header("retry-after").empty());
 }
 
+TEST_CASE("one email address is allowed so many form requests an hour, whatever network it comes from") {
+  test_stack stack("formsender");
+  stack.start("serve", {{"MEDIADESK_INBOUND_FORM_SUBMISSIONS_PER_SENDER_PER_HOUR", "2"}});
+  CHECK(post_form(stack, valid_form(), {"X-Forwarded-For: 203.0.113.1"}).status == 303);
+  CHECK(post_form(stack, valid_form(), {"X-Forwarded-For: 203.0.113.2"}).status == 303);
+  auto limited = post_form(stack, with(valid_form(), "email", "SAM@newsroom.example"), {"X-Forwarded-For: 203.0.113.3"});
+  REQUIRE(limited.status == 429);
+  CHECK(contains(limited.body, "Too many requests from this email address"));
+  CHECK(contains(limited.body, "Nothing was sent"));
+  CHECK(contains(limited.body, R"(value="Sam Example")"));  // nothing typed is lost
+  CHECK(std::stoll(limited.header("retry-after")) > 0);
+  CHECK(post_form(stack, with(valid_form(), "email", "kim@newsroom.example")).status == 303);
+  CHECK(stream_length(stack) == 3);
+}
+
 TEST_CASE("Postmark and Mailgun posts become email intakes") {
   test_stack stack("providers");
   const std::string token = "pm-token-" + crypto::random_token(12);

@@ -102,6 +102,36 @@ TEST_CASE("an address sending bad signatures is refused with 429 after the hour'
   CHECK(std::string(counted->element[0]->str) == "md:rl:webhook-bad:127.0.0.1");
 }
 
+TEST_CASE("one journalist's address is allowed so many webhook requests an hour, then 429 with nothing queued") {
+  test_stack stack("sender_limit");
+  stack.start("serve", {{"MEDIADESK_INBOUND_WEBHOOK_REQUESTS_PER_SENDER_PER_HOUR", "2"}});
+  auto from = [](const std::string& email, const std::string& text) {
+    return fmt::format(R"({{"journalist":{{"name":"Sam","email":"{}"}},"body":"{}"}})", email, text);
+  };
+  auto first = stack.post_request(from("flood@news.example", "one"), "flood-1");
+  REQUIRE(first.status == 202);
+  REQUIRE(stack.post_request(from("flood@news.example", "two")).status == 202);
+  // The same address in other letter cases is the same sender.
+  auto refused = stack.post_request(from("Flood@NEWS.example", "three"));
+  CHECK(refused.status == 429);
+  CHECK(json_string(refused.body, "field") == "journalist.email");
+  CHECK(refused.body.find("flood@") == std::string::npos);  // the address is never echoed
+  auto retry_after = std::stoi(refused.header("Retry-After"));
+  CHECK((retry_after > 0 && retry_after <= 3600));
+  // A retry of an acknowledged post is answered as before, not counted and not refused.
+  auto replay = stack.post_request(from("flood@news.example", "one"), "flood-1");
+  CHECK(replay.status == 202);
+  CHECK(json_string(replay.body, "intake_id") == json_string(first.body, "intake_id"));
+  CHECK(stack.post_request(from("other@news.example", "four")).status == 202);
+  auto redis = stack.redis();
+  CHECK(redis.command({"XLEN", "md:intake"})->integer == 3);
+  // Counted under a blind index: the address is nowhere in Redis's key names.
+  auto keys = redis.command({"KEYS", "md:rl:webhook-sender:*"});
+  REQUIRE(keys->elements == 2);
+  for (std::size_t i = 0; i < keys->elements; ++i)
+    CHECK(std::string(keys->element[i]->str).find("news.example") == std::string::npos);
+}
+
 TEST_CASE("bad bodies get 400 naming the field, oversized ones 413, and nothing is queued") {
   test_stack stack("validation");
   stack.start("serve");
@@ -217,6 +247,36 @@ TEST_CASE("staff endpoints need a session, the right password and a CSRF token")
   CHECK(naked.request("POST", "/api/v1/logout", "", {session_cookie, "X-CSRF-Token: " + json_string(login.body, "csrf")})
             .status == 200);
   CHECK(naked.request("GET", "/api/v1/cases", "", {session_cookie}).status == 401);  // logged out
+}
+
+TEST_CASE("failed log-ins are limited per client address and per account") {
+  test_stack stack("login_limit");
+  stack.start("serve", {{"MEDIADESK_SESSION_LOGIN_ATTEMPTS_PER_15_MINUTES", "3"},
+                        {"MEDIADESK_SESSION_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_15_MINUTES", "4"}});
+  auto client = stack.client();
+  auto log_in_from = [&](const std::string& address, const std::string& email, const std::string& password) {
+    return client.request("POST", "/api/v1/login",
+                          fmt::format(R"({{"email":"{}","password":"{}"}})", email, password),
+                          {"X-Forwarded-For: " + address});
+  };
+  std::string admin = test_stack::admin_email, password = test_stack::admin_password;
+  for (int i = 0; i < 3; ++i) CHECK(log_in_from("203.0.113.1", admin, "wrong").status == 401);
+  // That address has used its allowance: refused even with the right password.
+  auto limited = log_in_from("203.0.113.1", admin, password);
+  CHECK(limited.status == 429);
+  CHECK(std::stoi(limited.header("Retry-After")) > 0);
+  CHECK(log_in_from("203.0.113.1", "someone@example.org", "wrong").status == 429);
+  // The account's fourth failure comes from another address: now the account is refused from anywhere.
+  CHECK(log_in_from("203.0.113.2", admin, "wrong").status == 401);
+  CHECK(log_in_from("203.0.113.3", admin, password).status == 429);
+  CHECK(log_in_from("203.0.113.3", " Admin@Example.ORG ", password).status == 429);
+  // Another account from a fresh address is unaffected.
+  CHECK(log_in_from("203.0.113.4", "someone@example.org", "wrong").status == 401);
+  // The account's counter is under a blind index: no address in Redis's key names.
+  auto keys = stack.redis().command({"KEYS", "md:rl:login-sender:*"});
+  REQUIRE(keys->elements == 2);
+  for (std::size_t i = 0; i < keys->elements; ++i)
+    CHECK(std::string(keys->element[i]->str).find("example.org") == std::string::npos);
 }
 
 TEST_CASE("health, readiness, metrics and the dashboard page") {

@@ -416,6 +416,10 @@ mediadesk unix - n n - 10 pipe
     started_ = true;
   }
 
+  // `postqueue -f`: retry deferred mail now. Postfix retries by itself every second here, but on a
+  // loaded machine it can hold a destination it saw fail for longer than the test waits.
+  void flush() const { run_command(fmt::format("postqueue -c '{}/etc' -f 2>&1", dir_.string())); }
+
   // `postqueue -j`: one JSON line per queued message (empty when the queue is empty).
   std::string queue() const { return run_command(fmt::format("postqueue -c '{}/etc' -j", dir_.string())).out; }
   std::string log() const {
@@ -478,6 +482,18 @@ TEST_CASE("Postfix in front: delivery over LMTP and through the mailgate pipe, a
   auto delivered = [&](const std::string& subject) {
     return eventually([&] { return count_subject(stack, subject) >= 1; }, 30s);
   };
+  // A message Postfix deferred, once the desk can take it again: its retry, prompted.
+  auto redelivered = [&](const std::string& subject) {
+    auto last_flush = std::chrono::steady_clock::now();
+    return eventually([&] {
+      if (count_subject(stack, subject) >= 1) return true;
+      if (std::chrono::steady_clock::now() - last_flush > 2s) {
+        postfix.flush();
+        last_flush = std::chrono::steady_clock::now();
+      }
+      return false;
+    }, 60s);
+  };
   auto deferred_with = [&](const std::string& reason) {
     return eventually([&] { return postfix.queue().find(reason) != std::string::npos; }, 30s);
   };
@@ -495,8 +511,8 @@ TEST_CASE("Postfix in front: delivery over LMTP and through the mailgate pipe, a
     CHECK(code(run_client("send", "127.0.0.1", postfix_port, "Held by Postfix at LMTP"), "data") == 250);
     CHECK(deferred_with("451 4.3.0"));
     stack.redis_server().start(redis_port);
-    CHECK(delivered("Held by Postfix at LMTP"));
-    CHECK(eventually([&] { return postfix.queue().empty(); }, 30s));
+    CHECK(redelivered("Held by Postfix at LMTP"));
+    CHECK(eventually([&] { return postfix.queue().empty(); }, 60s));
 
     // The same domain through the pipe transport.
     postfix.route("mediadesk:");
@@ -506,8 +522,8 @@ TEST_CASE("Postfix in front: delivery over LMTP and through the mailgate pipe, a
     CHECK(code(run_client("send", "127.0.0.1", postfix_port, "Held by Postfix at the pipe"), "data") == 250);
     CHECK(deferred_with("4.3.0 not queued, try again later"));
     stack.redis_server().start(redis_port);
-    CHECK(delivered("Held by Postfix at the pipe"));
-    CHECK(eventually([&] { return postfix.queue().empty(); }, 30s));
+    CHECK(redelivered("Held by Postfix at the pipe"));
+    CHECK(eventually([&] { return postfix.queue().empty(); }, 60s));
 
     auto stream = intake_stream(stack);
     CHECK(stream.size() == 4);

@@ -200,6 +200,8 @@ std::map<std::string, std::string> test_stack::environment(const std::map<std::s
       // smtp suite sets small limits where it tests them.
       {"MEDIADESK_SMTP_MESSAGES_PER_IP_PER_HOUR", "0"},
       {"MEDIADESK_SMTP_MESSAGES_PER_SENDER_PER_HOUR", "0"},
+      {"MEDIADESK_INBOUND_WEBHOOK_REQUESTS_PER_SENDER_PER_HOUR", "0"},
+      {"MEDIADESK_INBOUND_FORM_SUBMISSIONS_PER_SENDER_PER_HOUR", "0"},
       {"MEDIADESK_WORKER_BLOCK_MS", "200"},
       {"MEDIADESK_WORKER_RECLAIM_IDLE_MS", "1000"},
       {"MEDIADESK_HTTP_SHUTDOWN_GRACE_MS", "2000"},
