@@ -3,6 +3,8 @@
 # 10 s) beside the same load on POST /bench/trivial of the same server in the same run, so the
 # ratio is measured side by side. Redis runs privately with appendonly yes, appendfsync always.
 # Only `mediadesk serve` runs (no worker): this measures the intake path up to the durable ack.
+# The per-sender count (inbound.webhook_requests_per_sender_per_hour) is on, with a limit high enough
+# never to refuse, so every request pays for it; SENDER_LIMIT=0 measures the path without it.
 # Usage: bench/webhook.sh [seconds] [connections]   Results: paste into docs/PERFORMANCE.md.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,6 +47,7 @@ MEDIADESK_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
 MEDIADESK_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none" \
 MEDIADESK_MASTER_KEY="$("$binary" keys generate)" MEDIADESK_WEBHOOK_SECRET="$secret" \
 MEDIADESK_HTTP_PORT="$http_port" MEDIADESK_HTTP_BENCHMARK_ROUTE=true MEDIADESK_LOG_LEVEL=error \
+MEDIADESK_INBOUND_WEBHOOK_REQUESTS_PER_SENDER_PER_HOUR="${SENDER_LIMIT:-1000000}" \
   "$binary" --config /dev/null serve >"$work/serve.log" 2>&1 &
 serve_pid=$!
 until curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null; do sleep 0.1; done
