@@ -185,8 +185,11 @@ int run_demo(const demo_options& options) {
   auto endpoint = *host.http_endpoint();
   auto http_url = fmt::format("http://127.0.0.1:{}", endpoint.port());
   {
+    // Written aside and renamed into place: a reader polling for the file (a script, the demo
+    // test) never sees it half written, e.g. without its HTTP URL.
     auto env_file = home / "demo.env";
-    std::ofstream out(env_file, std::ios::trunc);
+    auto partial = home / "demo.env.partial";
+    std::ofstream out(partial, std::ios::trunc);
     out << "MEDIADESK_DATABASE_URL=" << config.database.url << "\n"
         << "MEDIADESK_REDIS_URL=" << config.redis.url << "\n"
         << "MEDIADESK_HTTP_URL=" << http_url << "\n";
@@ -194,7 +197,8 @@ int run_demo(const demo_options& options) {
     if (fs::exists(home / "webhook.secret"))
       out << "MEDIADESK_WEBHOOK_SECRET_FILE=" << (home / "webhook.secret").string() << "\n";
     out.close();
-    fs::permissions(env_file, fs::perms::owner_read | fs::perms::owner_write);
+    fs::permissions(partial, fs::perms::owner_read | fs::perms::owner_write);
+    fs::rename(partial, env_file);
   }
   seed_demo_requests(host, home / "seeded");
   std::string smtp_line = "not listening (see the log)";
