@@ -3,6 +3,7 @@
 // server and a worker until SIGINT or SIGTERM; then stops everything it started.
 #include "server/demo.hpp"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <thread>
 
 #include "core/embedded_file.hpp"
 #include "core/time.hpp"
@@ -117,9 +119,20 @@ void seed_demo_requests(service_host& host, const fs::path& marker) {
 int run_demo(const demo_options& options) {
   auto home = fs::absolute(options.home);
   fs::create_directories(home);
-  // One demo per folder at a time.
+  // One demo per folder at a time. A demo just killed releases the lock only once the kernel has
+  // torn the process down, a moment after `kill -9` returns: so wait briefly before calling
+  // the folder busy, or `kill -9 $pid; mediadesk demo` would fail at random.
   int lock_fd = ::open((home / "demo.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+  bool locked = false;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3); lock_fd >= 0;) {
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) == 0) {
+      locked = true;
+      break;
+    }
+    if (errno != EWOULDBLOCK || std::chrono::steady_clock::now() >= until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!locked) {
     std::cerr << "another mediadesk demo is already running on " << home.string() << "\n";
     return 75;
   }
@@ -180,7 +193,10 @@ int run_demo(const demo_options& options) {
   }
 
   seed_demo_registry(config, *keys);
-  service_host host(config, {.serve = true, .worker = true});
+  // On its own Redis the demo is the only worker, and the lock above proves the previous run
+  // gone: fixed consumer names let a run after a crash finish the entries the dead one had
+  // been delivered at once, instead of after worker.reclaim_idle_ms (60 s by default).
+  service_host host(config, {.serve = true, .worker = true, .consumer_prefix = redis ? "demo" : ""});
   host.start();
   auto endpoint = *host.http_endpoint();
   auto http_url = fmt::format("http://127.0.0.1:{}", endpoint.port());

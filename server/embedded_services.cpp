@@ -16,7 +16,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -33,7 +35,8 @@ void chown_tree(const fs::path& dir, const std::optional<run_as_user>& user) {
   if (!user) return;
   if (::chown(dir.c_str(), user->uid, user->gid) != 0) throw std::runtime_error("cannot chown " + dir.string());
   for (auto& entry : fs::recursive_directory_iterator(dir))
-    if (::lchown(entry.path().c_str(), user->uid, user->gid) != 0)
+    // A file gone since the listing (a server's temporary file) needs no owner.
+    if (::lchown(entry.path().c_str(), user->uid, user->gid) != 0 && errno != ENOENT)
       throw std::runtime_error("cannot chown " + entry.path().string());
 }
 
@@ -74,6 +77,68 @@ bool port_open(int port) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
+}
+
+// The process whose pid the first line of pid_file names, if it still exists and is the program
+// `comm` (so that a pid reused by another program after a reboot is not mistaken for it).
+struct previous_server {
+  pid_t pid;
+  bool zombie;  // exited, not yet reaped
+};
+std::optional<previous_server> previous_server_of(const fs::path& pid_file, std::string_view comm) {
+  std::ifstream in(pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0 || pid == ::getpid()) return std::nullopt;
+  std::ifstream comm_file(fmt::format("/proc/{}/comm", pid));
+  std::string name;
+  if (!std::getline(comm_file, name) || name != comm) return std::nullopt;
+  std::ifstream stat_file(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return std::nullopt;  // gone meanwhile
+  return previous_server{static_cast<pid_t>(pid), stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'};
+}
+
+// A server we started earlier on this folder may still be there: its parent (a demo) was
+// SIGKILLed, and PR_SET_PDEATHSIG has only just asked it to stop, or it was orphaned without
+// that signal. Starting a second one now fails at random (PostgreSQL: "lock file
+// postmaster.pid already exists", or files vanishing under chown_tree) or, for Redis, has two
+// processes write one AOF. So wait for it to finish; ask it to stop if it does not by itself,
+// since nothing but us runs a server on our folder; give up with a clear message after that.
+// zombie_blocks: PostgreSQL takes a pid that kill(pid, 0) still finds (a zombie too) for a
+// running postmaster, so a zombie must be waited for as well; an orphan stays a zombie until
+// init reaps it (about a second in some containers, whose init reaps periodically; never,
+// where nothing reaps orphans). For Redis a zombie, holding nothing, is as good as gone.
+void wait_for_previous_server(const fs::path& pid_file, std::string_view comm, int stop_signal,
+                              std::string_view what, bool zombie_blocks) {
+  auto gone = [&](const std::optional<previous_server>& p) { return !p || (p->zombie && !zombie_blocks); };
+  auto previous = previous_server_of(pid_file, comm);
+  if (gone(previous)) return;
+  auto pid = previous->pid;
+  spdlog::warn("a previous {} (pid {}{}) is still on {}: waiting for it to go", what, pid,
+               previous->zombie ? ", exited, not yet reaped" : "", pid_file.parent_path().string());
+  auto started = std::chrono::steady_clock::now();
+  bool asked = false;
+  for (; !gone(previous) && previous->pid == pid; previous = previous_server_of(pid_file, comm)) {
+    auto waited = std::chrono::steady_clock::now() - started;
+    // Its own shutdown, already under way, normally ends well within this.
+    if (!asked && !previous->zombie && waited > std::chrono::seconds(3)) {
+      spdlog::warn("asking the previous {} (pid {}) to stop", what, pid);
+      ::kill(pid, stop_signal);
+      asked = true;
+    }
+    if (waited > std::chrono::seconds(30)) {
+      if (previous->zombie)
+        throw std::runtime_error(fmt::format(
+            "a previous {} (pid {}) on {} has exited but nothing reaps it (a container without an init "
+            "process? run it with one, e.g. docker run --init)",
+            what, pid, pid_file.parent_path().string()));
+      throw std::runtime_error(fmt::format("a previous {} (pid {}) still runs on {} and does not stop; stop it first",
+                                           what, pid, pid_file.parent_path().string()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  spdlog::info("the previous {} (pid {}) is gone", what, pid);
 }
 
 }  // namespace
@@ -252,6 +317,7 @@ void embedded_postgres::start(int port) {
   password_ = read_or_create_secret_file(dir_ / "password", crypto::random_token(24)).first;
   auto data = dir_ / "data";
   auto log = dir_ / "postgres.log";
+  wait_for_previous_server(data / "postmaster.pid", "postgres", SIGINT, "PostgreSQL", true);  // before chown_tree
   chown_tree(dir_, user_);
   if (!fs::exists(data / "PG_VERSION")) {
     auto pwfile = dir_ / "initdb-password";
@@ -313,6 +379,8 @@ void embedded_redis::start(int port) {
   fs::permissions(dir_, fs::perms::owner_all);
   ensure_reachable(dir_, user_);
   password_ = read_or_create_secret_file(dir_ / "password", crypto::random_token(24)).first;
+  auto pid_file = dir_ / "redis.pid";
+  wait_for_previous_server(pid_file, "redis-server", SIGTERM, "Redis", false);
   for (int attempt = 0; attempt < 3; ++attempt) {
     port_ = port ? port : free_loopback_port();
     // The password goes in a 0600 file, not on the command line where ps would show it.
@@ -321,7 +389,9 @@ void embedded_redis::start(int port) {
       std::ofstream out(conf, std::ios::trunc);
       out << "bind 127.0.0.1\nport " << port_ << "\ndir " << dir_.string()
           << "\nappendonly yes\nappendfsync always\nsave \"\"\ndaemonize no\nprotected-mode yes\n"
-          << "requirepass " << password_ << "\nlogfile \"\"\n";
+          << "requirepass " << password_ << "\nlogfile \"\"\n"
+          // Written even with daemonize no: how the next start finds a Redis still running here.
+          << "pidfile " << pid_file.string() << "\n";
     }
     fs::permissions(conf, fs::perms::owner_read | fs::perms::owner_write);
     chown_tree(dir_, user_);

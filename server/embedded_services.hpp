@@ -1,7 +1,8 @@
 // Private PostgreSQL and Redis servers for the demo and the test suite: started as child
 // processes under a folder of ours, on free loopback ports, with generated passwords, and
 // stopped (or killed, in fault tests) on request. As root they run as an unprivileged user,
-// since PostgreSQL refuses to run as root.
+// since PostgreSQL refuses to run as root. They die with their parent (PR_SET_PDEATHSIG); one
+// still shutting down on the folder, its parent just killed, is waited for before a new start.
 #pragma once
 #include <sys/types.h>
 

@@ -132,7 +132,8 @@ prepared_batch prepare(const crypto::keyring& keys, const routing::taxonomy& tax
 
 }  // namespace
 
-std::string make_consumer_name(int index) {
+std::string make_consumer_name(std::string_view prefix, int index) {
+  if (!prefix.empty()) return fmt::format("{}-{}", prefix, index);
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return fmt::format("{}-{}-{}", host, getpid(), index);

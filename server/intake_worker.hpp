@@ -6,6 +6,7 @@
 #pragma once
 #include <atomic>
 #include <string>
+#include <string_view>
 
 #include "config/settings.hpp"
 #include "crypto/keyring.hpp"
@@ -31,7 +32,8 @@ class intake_worker {
   std::string consumer_name_;
 };
 
-// A consumer name unique to this process and thread: host-pid-index.
-std::string make_consumer_name(int index);
+// A consumer name unique to this process and thread: host-pid-index; with a prefix,
+// prefix-index instead (the same in the next run: only for a process sure to be the only one).
+std::string make_consumer_name(std::string_view prefix, int index);
 
 }  // namespace md::server

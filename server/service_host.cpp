@@ -118,13 +118,13 @@ void service_host::start() {
   if (roles_.worker) {
     for (int i = 0; i < config_.worker.threads; ++i)
       worker_threads_.emplace_back([this, i] {
-        intake_worker worker(config_, *keys_, *database_, *taxonomy_, metrics_, make_consumer_name(i));
+        intake_worker worker(config_, *keys_, *database_, *taxonomy_, metrics_, make_consumer_name(roles_.consumer_prefix, i));
         worker.run(stop_workers_);
       });
     // One mail sender per worker process (its own consumer group on the outbox stream),
     // joined with the intake workers in shutdown().
     worker_threads_.emplace_back([this] {
-      mail_sender sender(config_, *keys_, metrics_, make_consumer_name(0));
+      mail_sender sender(config_, *keys_, metrics_, make_consumer_name(roles_.consumer_prefix, 0));
       sender.run(stop_workers_);
     });
   }

@@ -36,6 +36,10 @@ class service_host {
   struct roles {
     bool serve = false;
     bool worker = false;
+    // Empty: consumer names host-pid-index, unique to the process, since several worker
+    // processes may share the streams. The demo on its own Redis, the only worker there, uses a
+    // fixed prefix so that after a crash it finishes its own pending entries at once (demo.cpp).
+    std::string consumer_prefix = {};
   };
   service_host(const settings& config, roles r);
   ~service_host();
