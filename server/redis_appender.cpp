@@ -121,7 +121,8 @@ void redis_appender::encode(job& j, bool use_eval) {
     return;
   }
   auto idem_key = keys_.idempotency(crypto::to_hex(crypto::token_hash(j.request.idempotency_key)));
-  const auto& idem_ttl = idempotency_ttl_text_;
+  auto idem_ttl = j.request.idempotency_ttl.count() > 0 ? std::to_string(j.request.idempotency_ttl.count())
+                                                         : idempotency_ttl_text_;
   append_command(pending_writes_, {use_eval ? "EVAL" : "EVALSHA", use_eval ? script() : script_sha(), "3", stream,
                                    seen_key, idem_key, r.id, source, received, r.sealed_payload, seen_ttl, idem_ttl});
   j.replies_expected = 1;
