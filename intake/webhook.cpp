@@ -128,6 +128,10 @@ std::optional<field_error> read_string(const json::object& obj, std::string_view
   if (s.size() > max_length)
     return field_error{std::string{field_name},
                        fmt::format("{} is longer than {} characters", field_name, max_length)};
+  // PostgreSQL text cannot hold U+0000: libpq ends a parameter at the first one, so the worker
+  // would store a stated outlet "a\u0000b" as "a". No field of the contract means it.
+  if (std::string_view(s).find('\0') != std::string_view::npos)
+    return field_error{std::string{field_name}, fmt::format("{} must not contain the character U+0000 (NUL)", field_name)};
   out.assign(s.data(), s.size());
   auto blank = out.find_first_not_of(" \t\r\n") == std::string::npos;
   if (required && blank)

@@ -101,6 +101,12 @@ TEST_CASE("invalid bodies name the field that is wrong") {
         "(accepted)");
   std::string deep(100, '[');
   CHECK(error_field(deep) == "$");
+  // U+0000, which PostgreSQL text cannot keep, in any field of the contract.
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x","outlet":"a\u0000b"})") == "outlet");
+  CHECK(error_field(R"({"journalist":{"name":"A\u0000","email":"a@b.example"},"body":"x"})") == "journalist.name");
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x\u0000"})") == "body");
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x","subject":"\u0000"})") == "subject");
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x","ref":"\u0000"})") == "(accepted)");
 }
 
 TEST_CASE("idempotency keys and emails are checked") {
