@@ -716,3 +716,486 @@ TEST_CASE("webhooks altered after signing, signed outside the window or replayed
   CHECK(json_string(resent.body, "intake_id") != intake_id);
   CHECK(queued() == start + 3);
 }
+
+// ==== 4. SQL-injection strings in every input ======================================================
+
+namespace {
+
+struct payload {
+  std::string label, text;
+  bool invalid_utf8 = false;
+};
+
+const std::vector<payload>& payloads() {
+  static const std::vector<payload> all{
+      {"or-true", "' OR '1'='1"},
+      {"drop-table", "'; DROP TABLE cases; --"},
+      {"pg-sleep", "1; SELECT pg_sleep(5)"},
+      {"pg-sleep-concat", "'||pg_sleep(5)||'"},
+      {"union", "1 UNION SELECT password_hash, email_sealed FROM users --"},
+      {"backslash-quote", "\\'"},
+      {"backslashes", "\\\\'); DELETE FROM users; --"},
+      {"percent", "%27 OR 1=1 %00 %"},
+      {"dollar-quote", "$$; TRUNCATE users; $$"},
+      {"nul", std::string("a\0b'; --", 8)},
+      {"controls", "a\x01\x1B[31mred\x7F'; --"},
+      {"long", std::string(70'000, 'A') + "'"},
+      {"unicode", "Zoë ☃ 𝕏 \u202E\u2028 ʼ OR ʼ1ʼ=ʼ1 ＇; -- 日本語 👩🏽‍💻"},
+      {"invalid-utf8", "caf\xC3 \xFF'--", true},
+  };
+  return all;
+}
+
+// In a URL, the long string is shorter (the request line stays within the header limit).
+std::string in_url(const payload& p) {
+  return p.label == "long" ? std::string(3000, 'A') + "'" : p.text;
+}
+
+std::string with(std::string text, const payload& p, int n = 0) {
+  for (std::string::size_type at; (at = text.find("##")) != std::string::npos;) text.replace(at, 2, std::to_string(n));
+  auto value = json_text(p.text);
+  for (std::string::size_type at = 0; (at = text.find("@@", at)) != std::string::npos; at += value.size())
+    text.replace(at, 2, value);
+  return text;
+}
+
+struct timed_result {
+  http_result r;
+  double seconds = 0;
+};
+timed_result timed(http_client& c, const std::string& method, const std::string& path, const std::string& body = {},
+                   const std::vector<std::string>& headers = {}) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.request(method, path, body, headers);
+  return {std::move(r), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+struct tally {
+  int inputs = 0, requests = 0, stored = 0;
+};
+
+using read_back = std::function<void(const payload&, const http_result&)>;
+
+// The rule for every answer: never a 5xx or no answer, never slow (pg_sleep would take 5 s); a 400
+// names `field`; another 4xx only if listed; a 2xx only where `stored` reads the value back.
+void judge(tally& t, const std::string& where, const payload& p, const timed_result& a, const std::string& field,
+           const read_back& stored, std::initializer_list<long> other_4xx = {}) {
+  ++t.requests;
+  auto& r = a.r;
+  INFO(where << " <- " << p.label << ": " << r.status << " " << r.body.substr(0, 300));
+  CHECK(r.status >= 200);
+  CHECK(r.status < 500);
+  CHECK(a.seconds < 3.0);
+  if (r.status >= 200 && r.status < 400) {
+    if (stored) {
+      ++t.stored;
+      stored(p, r);
+    } else {
+      FAIL_CHECK("accepted, but this input takes no such value");
+    }
+  } else if (r.status == 400 && !field.empty()) {
+    // The field, or a field inside it ("outlet.name" for {"outlet": {"name": …}}); "$" for a body
+    // that is not JSON at all (malformed UTF-8).
+    auto named = field_of(r);
+    CHECK((named == field || named.starts_with(field + ".") || (p.invalid_utf8 && named == "$")));
+  } else if (r.status != 400) {
+    CHECK(std::find(other_4xx.begin(), other_4xx.end(), r.status) != other_4xx.end());
+  }
+}
+
+// The form cleans what it is sent (server/form_handlers.cpp): controls out, malformed UTF-8 as
+// U+FFFD, outer white space trimmed.
+std::string form_cleaned(std::string_view raw) {
+  std::string out;
+  for (std::size_t i = 0; i < raw.size();) {
+    auto c = static_cast<unsigned char>(raw[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool valid = n > 0 && i + n <= raw.size();
+    for (std::size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(raw[i + k]) & 0xc0) == 0x80;
+    if (!valid) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (n > 1 || (c >= 0x20 && c != 0x7f)) out.append(raw.substr(i, n));
+    i += n;
+  }
+  auto first = out.find_first_not_of(" \t\n");
+  return first == std::string::npos ? std::string{} : out.substr(first, out.find_last_not_of(" \t\n") - first + 1);
+}
+
+const json::value* at_path(const json::value& v, std::string_view path) {
+  const json::value* cur = &v;
+  while (cur && !path.empty()) {
+    auto dot = path.find('.');
+    auto name = path.substr(0, dot);
+    cur = cur->is_object() ? cur->as_object().if_contains(name) : nullptr;
+    path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
+  }
+  return cur;
+}
+
+void check_literal(const json::value* v, const std::string& expected, const std::string& what) {
+  INFO(what);
+  REQUIRE(v);
+  REQUIRE(v->is_string());
+  CHECK(std::string(v->as_string()) == expected);
+}
+
+}  // namespace
+
+TEST_CASE("SQL-injection strings in every input: refused naming the field, or stored literally; never 5xx or slow",
+          "[security]") {
+  auto& w = the_world();
+  auto& stack = w.stack();
+  auto& admin = w.admin();
+  auto db = stack.database();
+  auto started = std::chrono::steady_clock::now();
+  tally t;
+  auto tables = [&] {
+    std::vector<std::string> out;
+    auto r = db.exec("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+    for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.get(i, 0));
+    return out;
+  };
+  auto tables_before = tables();
+  auto users_before = count_rows(db, "SELECT count(*) FROM users");
+
+  // ---- path parameters, query parameters, log-in: nothing may change --------------------------
+  w.stop_worker();
+  auto before = fingerprint(stack);
+  const ids& x = w.a();
+  for (auto& r : route_table()) {
+    for (std::string name : {"{ref}", "{id}", "{consent_id}", "{token}", "*"}) {
+      auto at = r.pattern.find(name == "*" ? "/*" : name);
+      if (at == std::string::npos) continue;
+      if (name == "*") ++at;
+      ++t.inputs;
+      for (auto& p : payloads()) {
+        auto path = filled(r.pattern.substr(0, at), x) + "\x01" + filled(r.pattern.substr(at + name.size()), x);
+        path.replace(path.find('\x01'), 1, percent_encoded(in_url(p)));
+        auto answer = timed(admin, r.method(), path, body_for(r, x, w.staff_id()));
+        judge(t, r.key() + " " + name, p, answer, "", nullptr, {404, 409, 410});
+      }
+    }
+  }
+  // The dashboard's files: traversal is not a file.
+  for (auto traversal : {"../../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e/%2e%2e/etc/passwd", "style.css%00.js"})
+    CHECK(stack.client().get(std::string("/static/") + traversal).status == 404);
+
+  struct query_input {
+    std::string path, param;
+    bool ignored = false;  // any value is allowed and changes nothing but the filter
+  };
+  const std::vector<query_input> queries{
+      {"/api/v1/cases", "status"},       {"/api/v1/cases", "open"},         {"/api/v1/cases", "topic"},
+      {"/api/v1/cases", "region"},       {"/api/v1/cases", "medium"},       {"/api/v1/cases", "assignee"},
+      {"/api/v1/cases", "sort"},         {"/api/v1/cases", "limit"},        {"/api/v1/cases", "before"},
+      {"/api/v1/aftercare", "state"},    {"/api/v1/reports", "from"},       {"/api/v1/reports", "to"},
+      {"/api/v1/reports.csv", "from"},   {"/api/v1/reports.csv", "to"},     {"/api/v1/audit/reveals", "before"},
+      {"/api/v1/audit/reveals", "before_id"}, {"/api/v1/consents/expiring", "within_days"},
+      {"/api/v1/spokespeople", "partner_id"}, {"/api/v1/partners", "archived", true},
+  };
+  for (auto& q : queries) {
+    ++t.inputs;
+    for (auto& p : payloads()) {
+      auto answer = timed(admin, "GET", q.path + "?" + q.param + "=" + percent_encoded(in_url(p)));
+      judge(t, "GET " + q.path + "?" + q.param, p, answer, q.param,
+            q.ignored ? read_back([](const payload&, const http_result&) {}) : read_back{});
+    }
+  }
+  // The same parameter twice, and one with no value, changes nothing either.
+  CHECK(admin.get("/api/v1/cases?status=new&status=" + percent_encoded("' OR '1'='1")).status == 400);
+
+  const std::map<std::string, std::string> log_ins{
+      {"email", R"({"email":@@,"password":"not the password"})"},
+      {"password", fmt::format(R"({{"email":"{}","password":@@}})", test_stack::admin_email)}};
+  for (auto& [field, body] : log_ins) {
+    ++t.inputs;
+    for (auto& p : payloads()) {
+      auto c = stack.client();
+      judge(t, "POST /api/v1/login " + field, p, timed(c, "POST", "/api/v1/login", with(body, p)), field, nullptr, {401});
+    }
+  }
+  check_unchanged(before, fingerprint(stack), "after injection into paths, queries and log-in");
+
+  // ---- the webhook and the public form: every field -------------------------------------------
+  w.start_worker();
+  auto cases_before = count_rows(db, "SELECT count(*) FROM cases");
+  int new_cases = 0;
+  int n = 0;
+  struct accepted {
+    std::string intake, where, path, expected;
+  };
+  std::vector<accepted> to_read;
+  for (std::string field : {"journalist.name", "journalist.email", "journalist.phone", "outlet", "subject", "body",
+                            "deadline", "newsroom_ref"}) {
+    ++t.inputs;
+    for (auto& p : payloads()) {
+      ++n;
+      json::object doc{{"journalist", json::object{{"name", "Injection Tester"},
+                                                   {"email", fmt::format("webhook-{}@inject.example", n)}}},
+                       {"subject", "Injection probe"},
+                       {"body", fmt::format("Injection probe {}", n)}};
+      auto dot = field.find('.');
+      if (dot == std::string::npos) doc[field] = "@@";
+      else doc[field.substr(0, dot)].as_object()[field.substr(dot + 1)] = "@@";
+      auto text = json::serialize(doc);
+      text.replace(text.find("\"@@\""), 4, "@@");
+      auto body = with(text, p);
+      auto start = std::chrono::steady_clock::now();
+      auto r = stack.post_request(body);
+      timed_result answer{r, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+      judge(t, "POST /api/v1/requests " + field, p, answer, field, [&](const payload& q, const http_result& ok) {
+        CHECK(ok.status == 202);
+        to_read.push_back({json_string(ok.body, "intake_id"), "webhook " + field + " <- " + q.label, field, q.text});
+      });
+    }
+  }
+  const std::vector<std::string> form_type{"Content-Type: application/x-www-form-urlencoded"};
+  const std::map<std::string, std::string> form_paths{{"name", "journalist.name"}, {"email", "journalist.email"},
+                                                      {"phone", "journalist.phone"}, {"outlet", "outlet"},
+                                                      {"subject", "subject"},        {"body", "body"}};
+  std::vector<std::string> decoys;
+  for (std::string field : {"name", "email", "phone", "outlet", "subject", "body", "deadline", "website"}) {
+    ++t.inputs;
+    for (auto& p : payloads()) {
+      ++n;
+      std::map<std::string, std::string> values{{"name", "Form Tester"},
+                                                {"email", fmt::format("form-{}@inject.example", n)},
+                                                {"body", fmt::format("Form injection probe {}", n)}};
+      values[field] = p.text;
+      std::string body;
+      for (auto& [k, v] : values) body += (body.empty() ? "" : "&") + k + "=" + percent_encoded(v);
+      auto c = stack.client();
+      auto answer = timed(c, "POST", "/submit", body, form_type);
+      ++t.requests;
+      INFO("POST /submit " << field << " <- " << p.label << ": " << answer.r.status);
+      CHECK(answer.seconds < 3.0);
+      CHECK((answer.r.status == 303 || answer.r.status == 400));
+      if (answer.r.status == 400) {
+        CHECK(answer.r.body.find("id=\"" + field + "-error\"") != std::string::npos);
+        continue;
+      }
+      auto location = answer.r.header("location");
+      REQUIRE(location.starts_with("/submit/received/"));
+      auto id = location.substr(std::string("/submit/received/").size());
+      ++t.stored;
+      if (field == "website") decoys.push_back(id);  // the honeypot: answered alike, nothing queued
+      else if (field == "deadline") FAIL_CHECK("a deadline that is not a date was accepted");
+      else to_read.push_back({id, "form " + field + " <- " + p.label, form_paths.at(field), form_cleaned(p.text)});
+    }
+  }
+  // Each accepted request is a case whose request, revealed, holds the value exactly as sent.
+  for (auto& a : to_read) {
+    INFO(a.where);
+    auto intake = stack.wait_for_intake(admin, a.intake);
+    CHECK(json_string(intake, "status") == "processed");
+    auto ref = json_string(intake, "case");
+    if (ref.empty()) continue;
+    ++new_cases;
+    auto revealed = admin.request("POST", "/api/v1/cases/" + ref + "/reveal", R"({"reason":"injection read-back"})");
+    REQUIRE(revealed.status == 200);
+    check_literal(at_path(json::parse(revealed.body), "request." + a.path), a.expected, a.where + " (revealed)");
+    if (a.path == "outlet") {  // triage keeps a stated outlet it does not know as it was written
+      auto detail = json::parse(admin.get("/api/v1/cases/" + ref).body);
+      check_literal(at_path(detail, "case.outlet.name"), a.expected, a.where + " (the case's outlet)");
+    }
+  }
+  for (auto& id : decoys) CHECK(count_rows(db, "SELECT count(*) FROM intakes WHERE id = '" + id + "'") == 0);
+  CHECK(count_rows(db, "SELECT count(*) FROM cases") == cases_before + new_cases);
+
+  // ---- the staff API's bodies -----------------------------------------------------------------
+  auto [c_intake, c_ref] = request_to_case(stack, admin, request_json("injection-case@radio.example"));
+  (void)c_intake;
+  auto partner = created_id(admin.request("POST", "/api/v1/partners",
+                                          R"({"key":"inject-p","name":"Injection Partner","contact_email":"p@inject.example"})"),
+                            "partner");
+  auto person = created_id(admin.request("POST", "/api/v1/spokespeople",
+                                         fmt::format(R"({{"alias":"Injection Speaker","partner_id":{}}})", partner)),
+                           "spokesperson");
+  auto c_path = "/api/v1/cases/" + c_ref;
+  auto partner_path = fmt::format("/api/v1/partners/{}", partner);
+  auto person_path = fmt::format("/api/v1/spokespeople/{}", person);
+  std::vector<std::string> reasons, replies, evidence;
+
+  // Read-backs.
+  auto note_text = [&](const payload& p, const http_result& r) {
+    auto id = json_object_of(r).at("note").at("id").as_int64();
+    auto listed = json_object_of(admin.get(c_path + "/notes"));
+    for (auto& note : listed.at("notes").as_array())
+      if (note.at("id").as_int64() == id) return check_literal(&note.at("text"), p.text, "note");
+    FAIL_CHECK("note not listed");
+  };
+  auto case_outlet = [&](const payload& p, const http_result& r) {
+    check_literal(at_path(json::parse(r.body), "case.outlet.name"), p.text, "outlet.name");
+  };
+  auto coverage_field = [&](std::string name) {
+    return [&, name](const payload& p, const http_result& r) {
+      auto id = json_object_of(r).at("coverage").at("id").as_int64();
+      auto listed = json_object_of(admin.get(c_path + "/coverage"));
+      for (auto& v : listed.at("coverage").as_array())
+        if (v.at("id").as_int64() == id) return check_literal(&v.at(name), p.text, "coverage " + name);
+      FAIL_CHECK("coverage not listed");
+    };
+  };
+  auto summary = [&](const payload& p, const http_result& r) {
+    auto ref = std::string(json_object_of(r).at("case").at("ref").as_string());
+    auto revealed = admin.request("POST", "/api/v1/cases/" + ref + "/reveal", R"({"reason":"injection read-back"})");
+    check_literal(at_path(json::parse(revealed.body), "request.summary"), p.text, "summary");
+  };
+  auto reason = [&](const payload& p, const http_result&) { reasons.push_back(p.text); };
+  auto reply = [&](const payload& p, const http_result&) { replies.push_back(p.text); };
+  auto registry_field = [&](std::string kind, std::string name, bool personal) {
+    return [&, kind, name, personal](const payload& p, const http_result& r) {
+      auto id = json_object_of(r).at(kind).at("id").as_int64();
+      auto base = fmt::format("/api/v1/{}/{}", kind == "partner" ? "partners" : "spokespeople", id);
+      if (!personal)
+        return check_literal(at_path(json::parse(admin.get(base).body), kind + "." + name), p.text, kind + " " + name);
+      auto revealed = json::parse(admin.request("POST", base + "/reveal", R"({"reason":"injection read-back"})").body);
+      auto path = kind == "partner" ? "contact." + name.substr(std::string("contact_").size()) : "personal." + name;
+      check_literal(at_path(revealed, path), p.text, kind + " " + name + " (revealed)");
+    };
+  };
+  auto consent_evidence = [&](const payload& p, const http_result&) { evidence.push_back(p.text); };
+
+  struct body_input {
+    std::string method, path, body, field;
+    read_back stored;
+  };
+  const std::string coverage_base =
+      R"("outlet_scope":"local","medium":"print","appeared_on":"2025-06-01","lived_experience_quoted":true,"tone":"balanced")";
+  const std::string consent_base = R"("media":["radio"],"identification":"named")";
+  std::vector<body_input> inputs{
+      {"POST", c_path + "/notes", R"({"text":@@})", "text", note_text},
+      {"POST", c_path + "/replies", R"({"body":@@})", "body", reply},
+      {"PATCH", c_path + "/triage", R"({"outlet":{"name":@@}})", "outlet", case_outlet},
+      {"PATCH", c_path + "/triage", R"({"outlet":{"name":"X","scope":@@}})", "outlet.scope", nullptr},
+      {"PATCH", c_path + "/triage", R"({"topics":[@@]})", "topics", nullptr},
+      {"PATCH", c_path + "/triage", R"({"regions":[@@]})", "regions", nullptr},
+      {"PATCH", c_path + "/triage", R"({"medium":@@})", "medium", nullptr},
+      {"PATCH", c_path + "/triage", R"({"deadline":@@})", "deadline", nullptr},
+      {"PATCH", c_path + "/triage", R"({"priority":@@})", "priority", nullptr},
+      {"PATCH", c_path + "/triage", R"({"needs":{"languages":[@@]}})", "needs", nullptr},
+      {"PATCH", c_path + "/triage", R"({"needs":{"appearance":@@}})", "needs", nullptr},
+      {"POST", c_path + "/coverage", R"({"outlet_name":@@,)" + coverage_base + "}", "outlet_name", coverage_field("outlet_name")},
+      {"POST", c_path + "/coverage", R"({"outlet_name":"O","headline":@@,)" + coverage_base + "}", "headline",
+       coverage_field("headline")},
+      {"POST", c_path + "/coverage", R"({"outlet_name":"O","link":@@,)" + coverage_base + "}", "link", nullptr},
+      {"POST", c_path + "/coverage",
+       R"({"outlet_name":"O","outlet_scope":@@,"medium":"print","appeared_on":"2025-06-01","lived_experience_quoted":true,"tone":"balanced"})",
+       "outlet_scope", nullptr},
+      {"POST", c_path + "/coverage",
+       R"({"outlet_name":"O","outlet_scope":"local","medium":@@,"appeared_on":"2025-06-01","lived_experience_quoted":true,"tone":"balanced"})",
+       "medium", nullptr},
+      {"POST", c_path + "/coverage",
+       R"({"outlet_name":"O","outlet_scope":"local","medium":"print","appeared_on":@@,"lived_experience_quoted":true,"tone":"balanced"})",
+       "appeared_on", nullptr},
+      {"POST", c_path + "/coverage",
+       R"({"outlet_name":"O","outlet_scope":"local","medium":"print","appeared_on":"2025-06-01","lived_experience_quoted":true,"tone":@@})",
+       "tone", nullptr},
+      {"POST", c_path + "/coverage", R"({"outlet_name":"O","spokesperson_id":@@,)" + coverage_base + "}",
+       "spokesperson_id", nullptr},
+      {"POST", "/api/v1/cases", R"({"summary":@@})", "summary", summary},
+      {"POST", "/api/v1/cases", R"({"summary":"pitch","outlet":{"name":@@}})", "outlet", case_outlet},
+      {"PUT", c_path + "/assignee", R"({"user_id":@@})", "user_id", nullptr},
+      {"POST", c_path + "/status", R"({"status":@@})", "status", nullptr},
+      {"PUT", c_path + "/waterfall", R"({"on":@@})", "on", nullptr},
+      {"POST", c_path + "/offers", R"({"partner_id":@@})", "partner_id", nullptr},
+      {"POST", c_path + "/offers", fmt::format(R"({{"partner_id":{},"spokesperson_id":@@}})", partner), "spokesperson_id",
+       nullptr},
+      {"POST", c_path + "/offers", fmt::format(R"({{"partner_id":{},"expires_in_minutes":@@}})", partner),
+       "expires_in_minutes", nullptr},
+      {"POST", c_path + "/reveal", R"({"reason":@@})", "reason", reason},
+      {"POST", partner_path + "/reveal", R"({"reason":@@})", "reason", reason},
+      {"POST", person_path + "/reveal", R"({"reason":@@})", "reason", reason},
+      {"POST", person_path + "/export", R"({"reason":@@})", "reason", reason},
+      {"POST", "/api/v1/journalists/export", R"({"email":"nobody@inject.example","reason":@@})", "reason", reason},
+      {"POST", "/api/v1/journalists/export", R"({"email":@@,"reason":"r"})", "email", nullptr},
+      {"POST", "/api/v1/journalists/erase", R"({"email":@@,"reason":"r"})", "email", nullptr},
+      {"POST", "/api/v1/partners", R"({"key":@@,"name":"N","contact_email":"p##@inject.example"})", "key", registry_field("partner", "key", false)},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":@@,"contact_email":"p##@inject.example"})", "name",
+       registry_field("partner", "name", false)},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":"N","contact_name":@@,"contact_email":"p##@inject.example"})",
+       "contact_name", registry_field("partner", "contact_name", true)},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":"N","contact_email":@@})", "contact_email",
+       registry_field("partner", "contact_email", true)},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":"N","contact_email":"p##@inject.example","regions":[@@]})",
+       "regions", nullptr},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":"N","contact_email":"p##@inject.example","topics":[@@]})",
+       "topics", nullptr},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":"N","contact_email":"p##@inject.example","languages":[@@]})",
+       "languages", nullptr},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":"N","contact_email":"p##@inject.example","away_until":@@})",
+       "away_until", nullptr},
+      {"POST", "/api/v1/partners", R"({"key":"k##","name":"N","contact_email":"p##@inject.example","capacity":@@})",
+       "capacity", nullptr},
+      {"PATCH", partner_path, R"({"name":@@})", "name", registry_field("partner", "name", false)},
+      {"PATCH", partner_path, R"({"key":@@})", "key", registry_field("partner", "key", false)},
+      {"POST", "/api/v1/spokespeople", R"({"alias":@@})", "alias", registry_field("spokesperson", "alias", false)},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","key":@@})", "key", registry_field("spokesperson", "key", false)},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","full_name":@@})", "full_name",
+       registry_field("spokesperson", "full_name", true)},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","email":@@})", "email", registry_field("spokesperson", "email", true)},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","phone":@@})", "phone", registry_field("spokesperson", "phone", true)},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","story_notes":@@})", "story_notes",
+       registry_field("spokesperson", "story_notes", true)},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","regions":[@@]})", "regions", nullptr},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","topics":[@@]})", "topics", nullptr},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","languages":[@@]})", "languages", nullptr},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","max_per_month":@@})", "max_per_month", nullptr},
+      {"POST", "/api/v1/spokespeople", R"({"alias":"A","partner_id":@@})", "partner_id", nullptr},
+      {"PATCH", person_path, R"({"alias":@@})", "alias", registry_field("spokesperson", "alias", false)},
+      {"POST", person_path + "/consents", R"({"media":[@@],"identification":"named"})", "media", nullptr},
+      {"POST", person_path + "/consents", R"({"media":["radio"],"identification":@@})", "identification", nullptr},
+      {"POST", person_path + "/consents", "{" + consent_base + R"(,"topics":[@@]})", "topics", nullptr},
+      {"POST", person_path + "/consents", "{" + consent_base + R"(,"excluded_outlets":[@@]})", "excluded_outlets", nullptr},
+      {"POST", person_path + "/consents", "{" + consent_base + R"(,"granted_at":@@})", "granted_at", nullptr},
+      {"POST", person_path + "/consents", "{" + consent_base + R"(,"expires_at":@@})", "expires_at", nullptr},
+      {"POST", person_path + "/consents", "{" + consent_base + R"(,"evidence":@@})", "evidence", consent_evidence},
+  };
+  for (auto& in : inputs) {
+    ++t.inputs;
+    for (auto& p : payloads()) {
+      ++n;
+      auto answer = timed(admin, in.method, in.path, with(in.body, p, n));
+      judge(t, in.method + " " + in.path + " " + in.field, p, answer, in.field, in.stored, {409});
+    }
+  }
+  // A payload as a field's name: the unknown field is named as it was sent.
+  ++t.inputs;
+  for (auto& p : payloads()) {
+    auto body = R"({"key":"kx","name":"N","contact_email":"px@inject.example",)" + json_text(p.text) + R"(:"x"})";
+    // A name holding U+0000 is not repeated: "$".
+    auto field = p.text.find('\0') == std::string::npos ? p.text : "$";
+    judge(t, "POST /api/v1/partners (a field's name)", p, timed(admin, "POST", "/api/v1/partners", body), field, nullptr);
+  }
+
+  // What was stored sealed, read back where it shows: reasons in the audit, replies in the
+  // journalist's export, consent evidence in the spokesperson's.
+  auto audit = json::serialize(json::parse(admin.get("/api/v1/audit/reveals").body));
+  for (auto& r : reasons) {
+    INFO("reveal reason " << r.substr(0, 80));
+    CHECK(audit.find(json_text(r)) != std::string::npos);
+  }
+  auto exported = json::serialize(json::parse(
+      admin.request("POST", "/api/v1/journalists/export", R"({"email":"injection-case@radio.example","reason":"read-back"})")
+          .body));
+  for (auto& r : replies) {
+    INFO("reply " << r.substr(0, 80));
+    CHECK(exported.find(json_text(r)) != std::string::npos);
+  }
+  auto person_export = json::serialize(
+      json::parse(admin.request("POST", person_path + "/export", R"({"reason":"read-back"})").body));
+  for (auto& e : evidence) {
+    INFO("evidence " << e.substr(0, 80));
+    CHECK(person_export.find(json_text(e)) != std::string::npos);
+  }
+
+  // The schema is as it was: every table there, no user added or lost.
+  CHECK(tables() == tables_before);
+  CHECK(count_rows(db, "SELECT count(*) FROM users") == users_before);
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  fmt::print("injection: {} payloads into {} inputs, {} requests, {} stored and read back, {:.1f} s\n", payloads().size(),
+             t.inputs, t.requests, t.stored, seconds);
+}
