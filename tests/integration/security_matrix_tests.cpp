@@ -344,6 +344,13 @@ class world {
   void start_worker() {
     if (worker_ < 0) worker_ = stack_.start("worker", env_);
   }
+  // With the worker running, until every queued intake is stored (the worker deletes each entry
+  // from the stream once its case is committed).
+  void drain() {
+    start_worker();
+    auto redis = stack_.redis();
+    REQUIRE(eventually([&] { return redis.command({"XLEN", "md:intake"})->integer == 0; }, 30s));
+  }
   // Stopped, so that nothing changes the database or the streams behind a test's back.
   void stop_worker() {
     if (worker_ < 0) return;
@@ -920,7 +927,7 @@ TEST_CASE("SQL-injection strings in every input: refused naming the field, or st
   check_unchanged(before, fingerprint(stack), "after injection into paths, queries and log-in");
 
   // ---- the webhook and the public form: every field -------------------------------------------
-  w.start_worker();
+  w.drain();  // what earlier tests queued while the worker was stopped is not counted here
   auto cases_before = count_rows(db, "SELECT count(*) FROM cases");
   int new_cases = 0;
   int n = 0;
@@ -1198,4 +1205,217 @@ TEST_CASE("SQL-injection strings in every input: refused naming the field, or st
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("injection: {} payloads into {} inputs, {} requests, {} stored and read back, {:.1f} s\n", payloads().size(),
              t.inputs, t.requests, t.stored, seconds);
+}
+
+// ==== 5. markup: data in the API, escaped in every page the server renders ==========================
+
+namespace {
+
+const std::string img_markup = "<img src=x onerror=alert(1)>";
+const std::string script_markup = "<script>alert(1)</script>";
+const std::string svg_markup = "<svg onload=alert(1)>";
+
+// A page rendered by the server: the markup only escaped, and a policy that runs no inline script.
+void check_escaped_page(const http_result& page, const std::vector<std::string>& shown, const std::string& what) {
+  INFO(what << ": " << page.status << "\n" << page.body.substr(0, 2000));
+  CHECK(page.header("content-type").starts_with("text/html"));
+  auto policy = page.header("content-security-policy");
+  CHECK(policy.find("script-src 'self'") != std::string::npos);
+  CHECK(policy.find("unsafe-inline") == std::string::npos);
+  CHECK(policy.find("unsafe-eval") == std::string::npos);
+  CHECK(page.header("x-content-type-options") == "nosniff");
+  for (auto raw : {img_markup, script_markup, svg_markup, std::string("\"><img"), std::string("onerror=alert(1)>")})
+    CHECK(page.body.find(raw) == std::string::npos);
+  for (auto& s : shown) {
+    std::string escaped;
+    for (char c : s) {
+      switch (c) {
+        case '&': escaped += "&amp;"; break;
+        case '<': escaped += "&lt;"; break;
+        case '>': escaped += "&gt;"; break;
+        case '"': escaped += "&quot;"; break;
+        case '\'': escaped += "&#39;"; break;
+        default: escaped += c;
+      }
+    }
+    INFO("shown escaped: " << escaped);
+    CHECK(page.body.find(escaped) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("markup in a request or the registry is data in the API and escaped in the pages the server renders",
+          "[security]") {
+  auto& w = the_world();
+  w.start_worker();
+  auto& stack = w.stack();
+  auto& staff = w.staff();
+
+  // A request full of markup becomes a case; the API gives every value back as it was, as JSON.
+  auto outlet = img_markup + script_markup;
+  auto subject = "Markup probe " + script_markup;
+  auto body = "Please see <a href=\"javascript:alert(1)\">this link</a> and " + img_markup + " javascript:alert(2)";
+  auto [intake, ref] = request_to_case(
+      stack, w.admin(),
+      json::serialize(json::object{{"journalist", json::object{{"name", svg_markup}, {"email", "markup@radio.example"}}},
+                                   {"outlet", outlet},
+                                   {"subject", subject},
+                                   {"body", body}}));
+  (void)intake;
+  auto detail = staff.get("/api/v1/cases/" + ref);
+  CHECK(detail.header("content-type") == "application/json");
+  CHECK(detail.header("x-content-type-options") == "nosniff");
+  CHECK(json_object_of(detail).at("case").at("outlet").at("name").as_string() == outlet);
+  auto revealed = json_object_of(staff.request("POST", "/api/v1/cases/" + ref + "/reveal", R"({"reason":"markup"})"));
+  CHECK(revealed.at("request").at("subject").as_string() == subject);
+  CHECK(revealed.at("request").at("body").as_string() == body);
+  CHECK(revealed.at("request").at("journalist").at("name").as_string() == svg_markup);
+  auto note = "Called back: " + script_markup;
+  REQUIRE(staff.request("POST", "/api/v1/cases/" + ref + "/notes", json::serialize(json::object{{"text", note}})).status ==
+          201);
+  CHECK(json_object_of(staff.get("/api/v1/cases/" + ref + "/notes")).at("notes").at(0).at("text").as_string() == note);
+
+  // Links the dashboard shows as links are web addresses only.
+  for (auto link : {"javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+                    "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "//evil.example/x",
+                    "https:alert(1)", "file:///etc/passwd"}) {
+    auto r = staff.request("POST", "/api/v1/cases/" + ref + "/coverage",
+                           json::serialize(json::object{{"outlet_name", "O"}, {"outlet_scope", "local"}, {"medium", "print"},
+                                                        {"appeared_on", "2025-06-01"}, {"lived_experience_quoted", false},
+                                                        {"tone", "balanced"}, {"link", link}}));
+    INFO(link);
+    CHECK(r.status == 400);
+    CHECK(field_of(r) == "link");
+  }
+
+  // The partner's offer page shows the case's outlet, the partner's name and the alias: escaped.
+  auto partner_name = "Forum " + img_markup;
+  auto alias = "Speaker <script>alert('alias')</script>";
+  auto partner = created_id(staff.request("POST", "/api/v1/partners",
+                                          json::serialize(json::object{{"key", "markup-forum"},
+                                                                       {"name", partner_name},
+                                                                       {"contact_email", "contact@markup.example.org"},
+                                                                       {"regions", json::array{"newcastle"}},
+                                                                       {"topics", json::array{"asylum_process"}}})),
+                            "partner");
+  CHECK(json_object_of(staff.get(fmt::format("/api/v1/partners/{}", partner))).at("partner").at("name").as_string() ==
+        partner_name);
+  auto person = created_id(staff.request("POST", "/api/v1/spokespeople",
+                                         json::serialize(json::object{{"partner_id", partner},
+                                                                      {"alias", alias},
+                                                                      {"regions", json::array{"newcastle"}},
+                                                                      {"topics", json::array{"asylum_process"}}})),
+                           "spokesperson");
+  created_id(staff.request("POST", fmt::format("/api/v1/spokespeople/{}/consents", person),
+                           R"({"media":["radio"],"identification":"first_name","topics":["asylum_process"]})"),
+             "consent");
+  REQUIRE(staff.request("PATCH", "/api/v1/cases/" + ref + "/triage",
+                        R"({"topics":["asylum_process"],"regions":["newcastle"],"medium":"radio"})")
+              .status == 200);
+  created_id(staff.request("POST", "/api/v1/cases/" + ref + "/offers",
+                           fmt::format(R"({{"partner_id":{},"spokesperson_id":{}}})", partner, person)),
+             "offer");
+  auto token = wait_for_token(w.maildir(), "contact@markup.example.org", ref);
+  auto c = stack.client();
+  auto offer_page = c.get("/respond/" + token);
+  CHECK(offer_page.status == 200);
+  check_escaped_page(offer_page, {outlet, partner_name, alias}, "the offer page");
+
+  // The form: what was typed comes back escaped, in the page and in its attributes.
+  const std::vector<std::string> form_type{"Content-Type: application/x-www-form-urlencoded"};
+  auto typed_email = "\"><img src=x onerror=alert(1)>";
+  auto form_body = "name=" + percent_encoded(script_markup) + "&email=" + percent_encoded(typed_email) +
+                   "&outlet=" + percent_encoded(img_markup) + "&subject=" + percent_encoded(svg_markup) +
+                   "&body=" + percent_encoded(body);
+  auto refused = c.request("POST", "/submit", form_body, form_type);
+  CHECK(refused.status == 400);
+  check_escaped_page(refused, {script_markup, typed_email, img_markup, svg_markup}, "the form with an error");
+  // The notice page (over the rate limit) shows the form again under it: escaped too.
+  auto limited = stack.start("serve", [&] {
+    auto env = w.env();
+    env["MEDIADESK_INBOUND_FORM_SUBMISSIONS_PER_IP_PER_HOUR"] = "1";
+    return env;
+  }());
+  http_client second("http://127.0.0.1:" + std::to_string(stack.http_port(limited)));
+  auto valid = "name=" + percent_encoded(script_markup) + "&email=markup-form%40radio.example&outlet=" +
+               percent_encoded(img_markup) + "&body=" + percent_encoded(body);
+  http_result notice;
+  for (int i = 0; i < 3 && notice.status != 429; ++i) notice = second.request("POST", "/submit", valid, form_type);
+  CHECK(notice.status == 429);
+  check_escaped_page(notice, {script_markup, img_markup}, "the form's rate-limit notice");
+  stack.kill(limited, SIGTERM);
+  CHECK(stack.wait_exit(limited, 20s) == 0);
+  // Pages for a path full of markup say nothing of it.
+  for (auto path : {"/submit/received/", "/respond/"}) {
+    auto page = c.get(path + percent_encoded(script_markup));
+    CHECK(page.status == 404);
+    check_escaped_page(page, {}, path);
+  }
+  check_escaped_page(c.get("/"), {}, "the dashboard's shell");
+}
+
+// ==== 6. the least role each route names is enough =================================================
+
+TEST_CASE("with the least role the matrix names, every staff route does its work (the role list is exact)",
+          "[security]") {
+  auto& w = the_world();
+  w.stop_worker();
+  auto& staff = w.staff();
+  // Data of its own, since these calls change it: a proactive case with an offer and coverage.
+  ids v;
+  v.intake = w.a().intake;
+  v.ref = std::string(json_object_of(staff.request("POST", "/api/v1/cases",
+                                                   R"({"summary":"role check","topics":["asylum_process"],)"
+                                                   R"("regions":["newcastle"],"medium":"radio"})"))
+                          .at("case")
+                          .at("ref")
+                          .as_string());
+  v.partner = created_id(staff.request("POST", "/api/v1/partners",
+                                       R"({"key":"roles","name":"Roles","contact_email":"roles@partner.example",)"
+                                       R"("regions":["newcastle"],"topics":["asylum_process"]})"),
+                         "partner");
+  v.spokesperson = created_id(staff.request("POST", "/api/v1/spokespeople",
+                                            fmt::format(R"({{"alias":"Role Speaker","partner_id":{},"regions":["newcastle"],)"
+                                                        R"("topics":["asylum_process"]}})",
+                                                        v.partner)),
+                              "spokesperson");
+  v.consent = created_id(staff.request("POST", fmt::format("/api/v1/spokespeople/{}/consents", v.spokesperson),
+                                       R"({"media":["radio"],"identification":"named","topics":["asylum_process"]})"),
+                         "consent");
+  v.offer = created_id(staff.request("POST", "/api/v1/cases/" + v.ref + "/offers",
+                                     fmt::format(R"({{"partner_id":{},"spokesperson_id":{}}})", v.partner, v.spokesperson)),
+                       "offer");
+  auto coverage = staff.request("POST", "/api/v1/cases/" + v.ref + "/coverage",
+                                fmt::format(R"({{"outlet_name":"O","outlet_scope":"local","medium":"radio",)"
+                                            R"("appeared_on":"2025-06-01","lived_experience_quoted":true,"tone":"balanced",)"
+                                            R"("spokesperson_id":{}}})",
+                                            v.spokesperson));
+  REQUIRE(coverage.status == 201);
+  v.aftercare = json_object_of(coverage).at("aftercare").at("id").as_int64();
+
+  // Deletions and log-out last: the rest still find what they work on.
+  std::vector<route> order;
+  for (auto& r : route_table())
+    if (required_role.contains(r.key()) && r.pattern != "/api/v1/events") order.push_back(r);
+  std::stable_partition(order.begin(), order.end(), [](const route& r) {
+    return r.verb != http::verb::delete_ && r.pattern != "/api/v1/logout" && r.pattern != "/api/v1/journalists/erase";
+  });
+  int done = 0;
+  for (auto& r : order) {
+    auto needed = required_role.at(r.key());
+    auto path = filled(r.pattern, v);
+    auto body = body_for(r, v, w.staff_id());
+    // Log-out ends the session it is called with: a session of its own.
+    auto own = r.pattern == "/api/v1/logout" ? logged_in_as(w.stack(), "viewer@example.org", "viewer") : http_client("");
+    auto& who = r.pattern == "/api/v1/logout" ? own : w.role(needed);
+    auto answer = who.request(r.method(), path, body);
+    INFO(r.key() << " as " << name_of(needed) << ": " << answer.status << " " << answer.body.substr(0, 300));
+    CHECK(answer.status != 401);
+    CHECK(answer.status != 403);
+    CHECK(answer.status < 500);
+    if (answer.status >= 200 && answer.status < 300) ++done;
+  }
+  fmt::print("least role: {} staff routes called with the role they name, {} answered 2xx\n", order.size(), done);
+  CHECK(done * 10 >= static_cast<int>(order.size()) * 8);  // most do their work, not just pass the check
 }
