@@ -1,7 +1,8 @@
 # Writes the server's route table, as registered by the add_*_routes functions in SERVER_DIR/*.cpp
 # (every `r.add(http::verb::X, "PATTERN"`), to OUTPUT as C++ initialiser lines:
 #   {http::verb::get, "/api/v1/cases"},
-# so that fuzz_http_request routes exactly what the server routes, with no copy to drift.
+# so that fuzz_http_request routes, and the security matrix test checks, exactly what the server
+# routes, with no copy to drift.
 # Run as: cmake -DSERVER_DIR=server -DOUTPUT=file.inc -P route_table.cmake
 file(GLOB SOURCES ${SERVER_DIR}/*.cpp)
 list(SORT SOURCES)

@@ -5,6 +5,9 @@
 #include <charconv>
 #include <fmt/format.h>
 
+#include <optional>
+#include <vector>
+
 #include "crypto/primitives.hpp"
 
 namespace md::intake {
@@ -21,12 +24,17 @@ std::string_view describe(signature_verdict v) {
   return "invalid signature";
 }
 
-signature_verdict verify_signature(std::string_view header, std::string_view raw_body, std::string_view secret,
-                                   time_point now, std::chrono::seconds window) {
-  if (header.empty()) return signature_verdict::missing;
-  if (secret.empty()) return signature_verdict::mismatch;
-  std::optional<std::int64_t> t;
+namespace {
+
+// The parts of an X-Signature header: its one t= and its v1= HMACs (other schemes, v0= or future
+// versions, are ignored, as Stripe-style headers allow). nullopt: malformed.
+struct signature_parts {
+  std::int64_t t = 0;
   std::vector<std::string> candidates;
+};
+std::optional<signature_parts> parse_signature(std::string_view header) {
+  std::optional<std::int64_t> t;
+  signature_parts out;
   while (!header.empty()) {
     auto comma = header.find(',');
     auto part = header.substr(0, comma);
@@ -37,23 +45,46 @@ signature_verdict verify_signature(std::string_view header, std::string_view raw
       std::int64_t value = 0;
       auto digits = part.substr(2);
       auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-      if (ec != std::errc{} || p != digits.data() + digits.size() || t) return signature_verdict::malformed;
+      if (ec != std::errc{} || p != digits.data() + digits.size() || t) return std::nullopt;
       t = value;
     } else if (part.starts_with("v1=")) {
       auto raw = crypto::from_hex(part.substr(3));
-      if (!raw || raw->size() != 32) return signature_verdict::malformed;
-      candidates.push_back(std::move(*raw));
-    }  // other schemes (v0=, future versions) are ignored, as Stripe-style headers allow
+      if (!raw || raw->size() != 32) return std::nullopt;
+      out.candidates.push_back(std::move(*raw));
+    }
   }
-  if (!t || candidates.empty()) return signature_verdict::malformed;
-  auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (*t < now_s - window.count() || *t > now_s + window.count()) return signature_verdict::stale;
-  std::string message = fmt::format("{}.", *t);
+  if (!t || out.candidates.empty()) return std::nullopt;
+  out.t = *t;
+  return out;
+}
+
+std::string signed_message(std::int64_t t, std::string_view raw_body) {
+  std::string message = fmt::format("{}.", t);
   message.append(raw_body);
-  auto expected = crypto::hmac_sha256(secret, message);
+  return message;
+}
+
+}  // namespace
+
+signature_verdict verify_signature(std::string_view header, std::string_view raw_body, std::string_view secret,
+                                   time_point now, std::chrono::seconds window) {
+  if (header.empty()) return signature_verdict::missing;
+  if (secret.empty()) return signature_verdict::mismatch;
+  auto parts = parse_signature(header);
+  if (!parts) return signature_verdict::malformed;
+  auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (parts->t < now_s - window.count() || parts->t > now_s + window.count()) return signature_verdict::stale;
+  auto expected = crypto::hmac_sha256(secret, signed_message(parts->t, raw_body));
   bool match = false;
-  for (auto& c : candidates) match |= crypto::equal_constant_time(c, expected);
+  for (auto& c : parts->candidates) match |= crypto::equal_constant_time(c, expected);
   return match ? signature_verdict::ok : signature_verdict::mismatch;
+}
+
+std::optional<std::string> signed_message_key(std::string_view header, std::string_view raw_body) {
+  auto parts = parse_signature(header);
+  if (!parts) return std::nullopt;
+  // The space keeps it apart from every Idempotency-Key a client can send (visible ASCII only).
+  return "signed " + crypto::to_hex(crypto::token_hash(signed_message(parts->t, raw_body)));
 }
 
 std::string sign_body(std::string_view raw_body, std::string_view secret, std::int64_t unix_seconds) {
@@ -97,6 +128,10 @@ std::optional<field_error> read_string(const json::object& obj, std::string_view
   if (s.size() > max_length)
     return field_error{std::string{field_name},
                        fmt::format("{} is longer than {} characters", field_name, max_length)};
+  // PostgreSQL text cannot hold U+0000: libpq ends a parameter at the first one, so the worker
+  // would store a stated outlet "a\u0000b" as "a". No field of the contract means it.
+  if (std::string_view(s).find('\0') != std::string_view::npos)
+    return field_error{std::string{field_name}, fmt::format("{} must not contain the character U+0000 (NUL)", field_name)};
   out.assign(s.data(), s.size());
   auto blank = out.find_first_not_of(" \t\r\n") == std::string::npos;
   if (required && blank)

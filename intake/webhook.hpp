@@ -3,6 +3,7 @@
 // journalist_request. Errors name the field; they never echo the values sent.
 #pragma once
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -18,6 +19,12 @@ std::string_view describe(signature_verdict v);
 // header: the X-Signature value "t=<unix seconds>,v1=<hex>" (several v1= accepted, for rotation).
 signature_verdict verify_signature(std::string_view header, std::string_view raw_body, std::string_view secret,
                                    time_point now, std::chrono::seconds window);
+
+// What a header that verify_signature accepted signs ("<t>.<raw body>"), hashed, as an idempotency
+// key: the same signed post sent again, within the window, is the same request however its header
+// is written (parts reordered, schemes added). Never equal to a valid Idempotency-Key (it holds a
+// space). nullopt if the header is malformed.
+std::optional<std::string> signed_message_key(std::string_view header, std::string_view raw_body);
 
 // For clients and tests: the header value for a body signed at time t.
 std::string sign_body(std::string_view raw_body, std::string_view secret, std::int64_t unix_seconds);

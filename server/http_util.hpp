@@ -17,7 +17,8 @@ http_response json_response(http::status status, const boost::json::value& body)
 http_response error_response(http::status status, std::string_view message);
 http_response field_error_response(const field_error& e);  // 400 {"error", "field"}
 
-// The body as a JSON object, or the 400 response to send ("$": not JSON / not an object).
+// The body as a JSON object, or the 400 response to send ("$": not JSON / not an object; the
+// field's dotted path, e.g. "outlet.name", when a string holds U+0000, which no field takes).
 std::variant<boost::json::object, http_response> json_object_body(const http_request& request);
 
 // nullptr for nullopt, else the string.

@@ -136,7 +136,8 @@ void redis_appender::encode(job& j, bool use_eval) {
   auto idem_key = j.request.idempotency_key.empty()
                       ? std::string{}
                       : keys_.idempotency(crypto::to_hex(crypto::token_hash(j.request.idempotency_key)));
-  const auto& idem_ttl = idempotency_ttl_text_;
+  auto idem_ttl = j.request.idempotency_ttl.count() > 0 ? std::to_string(j.request.idempotency_ttl.count())
+                                                         : idempotency_ttl_text_;
   auto sender_limit = std::to_string(j.request.sender_limit);
   append_command(pending_writes_, {use_eval ? "EVAL" : "EVALSHA", use_eval ? script() : script_sha(), "4", stream,
                                    seen_key, idem_key, j.request.sender_rate_key, r.id, source, received,

@@ -129,6 +129,7 @@ http_result http_client::request(const std::string& method, const std::string& p
   auto url = base_url_ + path;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // else curl waits for the body a HEAD never has
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30'000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   if (!body.empty() || method == "POST") {

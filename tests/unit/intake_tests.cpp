@@ -52,6 +52,23 @@ TEST_CASE("several v1 signatures are accepted while a secret rotates") {
   CHECK(verify_signature(header, body, secret, at(1'800'000'000), seconds(300)) == signature_verdict::ok);
 }
 
+TEST_CASE("a signed message's key is the same however the header is written, and no client key") {
+  auto header = sign_body(body, secret, 1'800'000'000);
+  auto key = signed_message_key(header, body);
+  REQUIRE(key);
+  auto v1 = header.substr(header.find("v1="));
+  CHECK(signed_message_key(v1 + ",t=1800000000", body) == key);
+  CHECK(signed_message_key(header + ",v0=00", body) == key);
+  CHECK(signed_message_key(" " + header + " ", body) == key);
+  // Another time or another body is another message; a malformed header has none.
+  CHECK(signed_message_key(sign_body(body, secret, 1'800'000'001), body) != key);
+  CHECK(signed_message_key(header, body + " ") != key);
+  CHECK_FALSE(signed_message_key("garbage", body));
+  CHECK_FALSE(signed_message_key("t=1,t=2," + v1, body));
+  // A client's Idempotency-Key can never be the same string.
+  CHECK_FALSE(valid_idempotency_key(*key));
+}
+
 TEST_CASE("valid bodies become requests and keep unknown fields") {
   auto r = validate_webhook_body(
       R"({"journalist":{"name":"Sam","email":"sam@itv.example","phone":"+44 7700 900001"},"outlet":"ITV",
@@ -84,6 +101,12 @@ TEST_CASE("invalid bodies name the field that is wrong") {
         "(accepted)");
   std::string deep(100, '[');
   CHECK(error_field(deep) == "$");
+  // U+0000, which PostgreSQL text cannot keep, in any field of the contract.
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x","outlet":"a\u0000b"})") == "outlet");
+  CHECK(error_field(R"({"journalist":{"name":"A\u0000","email":"a@b.example"},"body":"x"})") == "journalist.name");
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x\u0000"})") == "body");
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x","subject":"\u0000"})") == "subject");
+  CHECK(error_field(R"({"journalist":{"name":"A","email":"a@b.example"},"body":"x","ref":"\u0000"})") == "(accepted)");
 }
 
 TEST_CASE("idempotency keys and emails are checked") {

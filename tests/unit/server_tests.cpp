@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "server/http_server.hpp"
+#include "server/http_util.hpp"
 #include "server/metrics.hpp"
 
 using namespace md::server;
@@ -48,4 +49,23 @@ TEST_CASE("metrics render counters and cumulative histogram buckets") {
   CHECK(text.find("mediadesk_intake_ack_seconds_bucket{le=\"0.0025\"} 1") != std::string::npos);
   CHECK(text.find("mediadesk_intake_ack_seconds_bucket{le=\"+Inf\"} 2") != std::string::npos);
   CHECK(text.find("mediadesk_intake_ack_seconds_count 2") != std::string::npos);
+}
+
+TEST_CASE("a JSON body with U+0000 in any string is refused, naming where") {
+  auto field_for = [](std::string body) -> std::string {
+    http_request request{http::verb::post, "/", 11};
+    request.body() = std::move(body);
+    auto parsed = json_object_body(request);
+    auto* refused = std::get_if<http_response>(&parsed);
+    if (!refused) return "(accepted)";
+    CHECK(refused->result() == http::status::bad_request);
+    auto at = refused->body().find(R"("field":")");
+    return refused->body().substr(at + 9, refused->body().find('"', at + 9) - at - 9);
+  };
+  CHECK(field_for(R"({"text":"a\u0000b"})") == "text");
+  CHECK(field_for(R"({"outlet":{"name":"\u0000"}})") == "outlet.name");
+  CHECK(field_for(R"({"topics":["ok","no\u0000"]})") == "topics");
+  CHECK(field_for(R"({"a\u0000":"x"})") == "$");
+  CHECK(field_for(R"({"text":"a\u0001b \u2028 ' OR 1=1"})") == "(accepted)");
+  CHECK(field_for("not json") == "$");
 }
