@@ -1,32 +1,31 @@
--- wrk script: posts pre-signed webhook requests (bench/webhook.sh writes them), cycling through
--- the file so that bodies differ. Each line: <X-Signature value>\t<JSON body>.
--- The server answers a signed message it has already taken with the first intake (a replay), so
--- every request carries its own Idempotency-Key: each one is a new intake, appended durably.
-local threads = 0
+-- wrk script: posts pre-signed webhook requests (bench/webhook.sh writes them). Every request is
+-- a signed message not sent before (the server answers one it has seen with the first intake),
+-- so each is a new intake, appended durably. requests.tsv: <X-Signature value>\t<body number>;
+-- bodies.txt: one JSON body per line. Thread k of 2 sends entries k, k+2, k+4, ...
+local threads = {}
 
 function setup(thread)  -- in wrk's main Lua state, once per thread
-  threads = threads + 1
-  thread:set("thread_id", threads)
+  table.insert(threads, thread)
+  thread:set("thread_id", #threads)
 end
 
-local requests = {}
-local index = 0
-local sent = 0
-
-function init(args)
-  local path = args[1]
-  for line in io.lines(path) do
+function init(args)  -- in each thread's own Lua state
+  bodies = {}
+  for line in io.lines(args[2]) do bodies[#bodies + 1] = line end
+  signatures, body_of = {}, {}
+  for line in io.lines(args[1]) do
     local tab = line:find("\t", 1, true)
-    requests[#requests + 1] = { signature = line:sub(1, tab - 1), body = line:sub(tab + 1) }
+    signatures[#signatures + 1] = line:sub(1, tab - 1)
+    body_of[#body_of + 1] = tonumber(line:sub(tab + 1))
   end
-  index = math.random(#requests)
+  index = thread_id
+  step = 2  -- wrk -t2 (bench/webhook.sh)
 end
 
 function request()
-  index = index % #requests + 1
-  sent = sent + 1
-  local r = requests[index]
-  return wrk.format("POST", wrk.path,
-    { ["Content-Type"] = "application/json", ["X-Signature"] = r.signature,
-      ["Idempotency-Key"] = "bench-" .. thread_id .. "-" .. sent }, r.body)
+  local i = index
+  index = index + step
+  if index > #signatures then index = thread_id end  -- ran out: replays from here on
+  return wrk.format("POST", wrk.path, { ["Content-Type"] = "application/json", ["X-Signature"] = signatures[i] },
+                    bodies[body_of[i]])
 end

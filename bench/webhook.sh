@@ -52,25 +52,33 @@ MEDIADESK_INBOUND_WEBHOOK_REQUESTS_PER_SENDER_PER_HOUR="${SENDER_LIMIT:-1000000}
 serve_pid=$!
 until curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null; do sleep 0.1; done
 
-# 500 different ~1 KiB bodies, signed now (valid for the 5-minute window).
-python3 - "$secret" >"$work/requests.tsv" <<'PY'
+# 500 different ~1 KiB bodies, each signed at 501 different seconds around now: 250,500 distinct
+# signed messages, all inside the 5-minute window for the whole run. The server takes a signed
+# message it has already seen as a replay (the first intake), so a bench that sent the same one
+# twice would measure replays. requests.tsv: <X-Signature value>\t<body number>; bodies.txt.
+python3 - "$secret" "$work/bodies.txt" >"$work/requests.tsv" <<'PY'
 import hashlib, hmac, json, sys, time
-secret = sys.argv[1].encode()
-t = int(time.time())
+secret, bodies_path = sys.argv[1].encode(), sys.argv[2]
+now = int(time.time())
 filler = "We are looking for someone with lived experience of the asylum system to speak on the record. "
-for i in range(500):
-    body = json.dumps({"journalist": {"name": f"Bench Journalist {i}", "email": f"bench{i}@news.example"},
-                       "outlet": "Bench News", "subject": f"Request {i}",
-                       "body": (filler * 12)[:900]}, separators=(",", ":"))
-    sig = hmac.new(secret, f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
-    print(f"t={t},v1={sig}\t{body}")
+bodies = [json.dumps({"journalist": {"name": f"Bench Journalist {i}", "email": f"bench{i}@news.example"},
+                      "outlet": "Bench News", "subject": f"Request {i}",
+                      "body": (filler * 12)[:900]}, separators=(",", ":")) for i in range(500)]
+with open(bodies_path, "w") as f:
+    f.write("\n".join(bodies) + "\n")
+out = []
+for t in range(now - 250, now + 251):
+    for i, body in enumerate(bodies):
+        sig = hmac.new(secret, f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
+        out.append(f"t={t},v1={sig}\t{i + 1}")
+sys.stdout.write("\n".join(out) + "\n")
 PY
 
 run() {  # run <label> <path>
   local label="$1" path="$2"
   local out
   out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$here/bench/signed_requests.lua" \
-    "http://127.0.0.1:$http_port$path" -- "$work/requests.tsv")"
+    "http://127.0.0.1:$http_port$path" -- "$work/requests.tsv" "$work/bodies.txt")"
   local rps p50 p99 non2xx
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '/^ +50%/ {print $2}' <<<"$out")"

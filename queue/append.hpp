@@ -13,9 +13,10 @@ namespace md::queue {
 struct append_request {
   intake::intake_record record;
   std::string idempotency_key{};  // as sent by the client; empty for none (stored only hashed)
-  // How long the key is kept; zero: webhook.idempotency_ttl_s. A key standing for a signed
-  // message needs to outlive only the time its signature is accepted.
-  std::chrono::seconds idempotency_ttl{0};
+  // A signed webhook's "<t>.<body>" (stored only hashed), kept for as long as its signature is
+  // accepted: the same signed post again is the first intake, whatever Idempotency-Key it carries.
+  std::string signed_message_key{};
+  std::chrono::seconds signed_message_ttl{0};
   // A sender's hourly allowance, counted in the same atomic step as the append (empty: none).
   // A replay of an Idempotency-Key already answered is not counted again.
   std::string sender_rate_key{};

@@ -38,25 +38,20 @@ awaitable<http_response> handle_webhook(app_context& app, request_context& ctx) 
   auto validated = intake::validate_webhook_body(request.body());
   if (auto* e = std::get_if<field_error>(&validated)) co_return field_error_response(*e);
   std::string idempotency_key{request["Idempotency-Key"]};
-  std::chrono::seconds idempotency_ttl{0};  // webhook.idempotency_ttl_s
-  if (request.find("Idempotency-Key") != request.end()) {
-    if (!intake::valid_idempotency_key(idempotency_key))
-      co_return field_error_response(
-          {"Idempotency-Key", "Idempotency-Key must be 1 to 200 visible ASCII characters"});
-  } else {
-    // Without a key, the signed message is the key. A signature is good for the whole window, so
-    // a captured post replayed (or the sender's retry after a lost answer) would otherwise be a
-    // second request: it gets the first intake back instead, and nothing is queued twice. The key
-    // is kept for as long as the signature could still be accepted (t may be ahead of our clock).
-    idempotency_key = *intake::signed_message_key(request["X-Signature"], request.body());
-    idempotency_ttl = std::chrono::seconds(2 * app.config.webhook.replay_window_s + 60);
-  }
+  if (request.find("Idempotency-Key") != request.end() && !intake::valid_idempotency_key(idempotency_key))
+    co_return field_error_response(
+        {"Idempotency-Key", "Idempotency-Key must be 1 to 200 visible ASCII characters"});
 
   auto record = intake::make_intake_record(app.keys, intake::intake_source::webhook, request.body(),
                                            to_unix_ms(received));
-  queue::append_request append{.record = std::move(record),
-                               .idempotency_key = std::move(idempotency_key),
-                               .idempotency_ttl = idempotency_ttl};
+  queue::append_request append{.record = std::move(record), .idempotency_key = std::move(idempotency_key)};
+  // The signed message is a key too, whatever Idempotency-Key comes with it (that header is not
+  // signed). A signature is good for the whole window, so a captured post replayed, or the
+  // sender's retry after a lost answer, would otherwise be a second request: it gets the first
+  // intake back instead. Kept for as long as the signature could still be accepted (t may be
+  // ahead of our clock).
+  append.signed_message_key = *intake::signed_message_key(request["X-Signature"], request.body());
+  append.signed_message_ttl = std::chrono::seconds(2 * app.config.webhook.replay_window_s + 60);
   if (auto limit = app.config.inbound.webhook_requests_per_sender_per_hour; limit > 0) {
     append.sender_rate_key =
         app.sender_rate_key("webhook", std::get<intake::validated_request>(validated).request.journalist.email);

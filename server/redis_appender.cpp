@@ -17,29 +17,32 @@
 namespace md::server {
 namespace {
 
-// With an Idempotency-Key or a sender's allowance, one atomic step: honour the key, count the
-// sender, append, mark the intake seen. A key or allowance not used is passed as "" (one script
-// rather than four variants; this is a single Redis, never a cluster).
-// KEYS: stream, seen key, idempotency key or "", sender counter or "".
+// With an Idempotency-Key, a signed message's key or a sender's allowance, one atomic step:
+// honour the keys, count the sender, append, mark the intake seen. A key or allowance not used is
+// passed as "" (one script rather than eight variants; this is a single Redis, never a cluster).
+// KEYS: stream, seen key, idempotency key or "", signed-message key or "", sender counter or "".
 // ARGV: id, source, received ms, sealed payload, seen ttl s, idempotency ttl s, sender limit,
-// sender window s.
+// sender window s, signed-message ttl s.
 // Returns {1, id} appended, {0, first id} replayed, {2, ttl} over the sender's allowance.
 constexpr std::string_view idempotent_append_script = R"lua(
-if KEYS[3] ~= '' then
-  local existing = redis.call('GET', KEYS[3])
-  if existing then return {0, existing} end
+for i = 3, 4 do
+  if KEYS[i] ~= '' then
+    local existing = redis.call('GET', KEYS[i])
+    if existing then return {0, existing} end
+  end
 end
-if KEYS[4] ~= '' then
-  local n = redis.call('INCR', KEYS[4])
-  if n == 1 then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
-  if n > tonumber(ARGV[7]) then return {2, tostring(redis.call('TTL', KEYS[4]))} end
+if KEYS[5] ~= '' then
+  local n = redis.call('INCR', KEYS[5])
+  if n == 1 then redis.call('EXPIRE', KEYS[5], ARGV[8]) end
+  if n > tonumber(ARGV[7]) then return {2, tostring(redis.call('TTL', KEYS[5]))} end
 end
 if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[6]) end
+if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[9]) end
 redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'src', ARGV[2], 'at', ARGV[3], 'p', ARGV[4])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
 return {1, ARGV[1]}
 )lua";
-constexpr std::string_view idempotent_append_sha = "65176b89f42d76ad8da67d4e9f4268f1002ac217";  // SHA1 of the script text
+constexpr std::string_view idempotent_append_sha = "0a47192b3a95eafd431b87acaacd7eddcae790e5";  // SHA1 of the script text
 
 // Redis protocol: an array of bulk strings.
 void append_command(std::string& out, std::initializer_list<std::string_view> args) {
@@ -125,7 +128,8 @@ void redis_appender::encode(job& j, bool use_eval) {
   auto received = std::to_string(r.received_unix_ms);
   const auto& stream = stream_;
   const auto& seen_ttl = seen_ttl_text_;
-  if (j.request.idempotency_key.empty() && j.request.sender_rate_key.empty()) {
+  if (j.request.idempotency_key.empty() && j.request.signed_message_key.empty() &&
+      j.request.sender_rate_key.empty()) {
     // Two plain commands: XADD's reply decides the answer; SET only helps status look-ups.
     append_command(pending_writes_, {"XADD", stream, "*", "id", r.id, "src", source, "at", received, "p",
                                      r.sealed_payload});
@@ -133,15 +137,20 @@ void redis_appender::encode(job& j, bool use_eval) {
     j.replies_expected = 2;
     return;
   }
-  auto idem_key = j.request.idempotency_key.empty()
-                      ? std::string{}
-                      : keys_.idempotency(crypto::to_hex(crypto::token_hash(j.request.idempotency_key)));
-  auto idem_ttl = j.request.idempotency_ttl.count() > 0 ? std::to_string(j.request.idempotency_ttl.count())
-                                                         : idempotency_ttl_text_;
+  // Both kinds of key share one namespace, told apart by what is hashed.
+  auto key_of = [&](std::string_view prefix, const std::string& value) {
+    return value.empty() ? std::string{}
+                         : keys_.idempotency(crypto::to_hex(crypto::token_hash(std::string(prefix) + value)));
+  };
+  auto idem_key = key_of("", j.request.idempotency_key);
+  auto signed_key = key_of("signed:", j.request.signed_message_key);
+  const auto& idem_ttl = idempotency_ttl_text_;
+  auto signed_ttl = std::to_string(std::max<std::int64_t>(1, j.request.signed_message_ttl.count()));
   auto sender_limit = std::to_string(j.request.sender_limit);
-  append_command(pending_writes_, {use_eval ? "EVAL" : "EVALSHA", use_eval ? script() : script_sha(), "4", stream,
-                                   seen_key, idem_key, j.request.sender_rate_key, r.id, source, received,
-                                   r.sealed_payload, seen_ttl, idem_ttl, sender_limit, "3600"});
+  append_command(pending_writes_, {use_eval ? "EVAL" : "EVALSHA", use_eval ? script() : script_sha(), "5", stream,
+                                   seen_key, idem_key, signed_key, j.request.sender_rate_key, r.id, source,
+                                   received, r.sealed_payload, seen_ttl, idem_ttl, sender_limit, "3600",
+                                   signed_ttl});
   j.replies_expected = 1;
 }
 

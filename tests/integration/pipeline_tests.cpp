@@ -167,9 +167,12 @@ TEST_CASE("an Idempotency-Key returns the same intake and never makes a second c
   stack.start("serve");
   stack.start("worker");
   auto body = request_json("B", "same request");
-  auto first = stack.post_request(body, "newsroom-42");
-  auto second = stack.post_request(body, "newsroom-42");
-  auto other = stack.post_request(body, "newsroom-43");
+  // Each post signed at its own second, as a sender's retries are: the same signed message again
+  // would be a replay whatever its key (see the security matrix).
+  auto t = unix_now();
+  auto first = stack.post_request(body, "newsroom-42", t);
+  auto second = stack.post_request(body, "newsroom-42", t + 1);
+  auto other = stack.post_request(body, "newsroom-43", t + 2);
   REQUIRE(first.status == 202);
   REQUIRE(second.status == 202);
   CHECK(json_string(first.body, "intake_id") == json_string(second.body, "intake_id"));
@@ -183,10 +186,11 @@ TEST_CASE("an Idempotency-Key returns the same intake and never makes a second c
   CHECK(queue::text_of(loaded.get()) == server::redis_appender::script_sha());
   // After SCRIPT FLUSH (an operator, a failover) the appender resends with the script text and goes on.
   stack.redis().command({"SCRIPT", "FLUSH"});
-  CHECK(stack.post_request(body, "newsroom-44").status == 202);
-  CHECK(stack.post_request(body, "newsroom-44").header("idempotent-replayed") == "true");
+  CHECK(stack.post_request(body, "newsroom-44", t + 3).status == 202);
+  CHECK(stack.post_request(body, "newsroom-44", t + 4).header("idempotent-replayed") == "true");
   // A replay after processing still answers the first intake.
-  CHECK(json_string(stack.post_request(body, "newsroom-42").body, "intake_id") == json_string(first.body, "intake_id"));
+  CHECK(json_string(stack.post_request(body, "newsroom-42", t + 5).body, "intake_id") ==
+        json_string(first.body, "intake_id"));
   auto db = stack.database();
   CHECK(eventually([&] { return count_rows(db, "SELECT count(*) FROM cases") == 3; }, 15s));
   CHECK(count_rows(db, "SELECT count(*) FROM cases") == 3);

@@ -712,11 +712,20 @@ TEST_CASE("webhooks altered after signing, signed outside the window or replayed
     CHECK(replayed.header("idempotent-replayed") == "true");
   }
   CHECK(queued() == start + 1);
-  // With an Idempotency-Key the key decides: the same key is the same intake, whatever is signed.
-  auto keyed = post(body, signature, {"Idempotency-Key: security-matrix-1"});
+  // The Idempotency-Key header is not signed: the captured post sent again under a key of the
+  // attacker's choosing is still the first intake.
+  auto rekeyed = post(body, signature, {"Idempotency-Key: security-matrix-1"});
+  CHECK(rekeyed.status == 202);
+  CHECK(json_string(rekeyed.body, "intake_id") == intake_id);
+  CHECK(rekeyed.header("idempotent-replayed") == "true");
+  CHECK(queued() == start + 1);
+  // The sender's own retry, signed again at another second under the same key: the key decides.
+  auto keyed = post(body, intake::sign_body(body, stack.webhook_secret(), now_s + 1),
+                    {"Idempotency-Key: security-matrix-2"});
   REQUIRE(keyed.status == 202);
   CHECK(json_string(keyed.body, "intake_id") != intake_id);
-  auto keyed_again = post(body, intake::sign_body(body, stack.webhook_secret(), now_s + 1), {"Idempotency-Key: security-matrix-1"});
+  auto keyed_again = post(body, intake::sign_body(body, stack.webhook_secret(), now_s + 2),
+                          {"Idempotency-Key: security-matrix-2"});
   CHECK(json_string(keyed_again.body, "intake_id") == json_string(keyed.body, "intake_id"));
   CHECK(queued() == start + 2);
   // The same body signed at another second is another request (a newsroom may send it again).
