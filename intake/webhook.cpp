@@ -88,9 +88,8 @@ std::optional<std::string> signed_message_key(std::string_view header, std::stri
 }
 
 std::string sign_body(std::string_view raw_body, std::string_view secret, std::int64_t unix_seconds) {
-  std::string message = fmt::format("{}.", unix_seconds);
-  message.append(raw_body);
-  return fmt::format("t={},v1={}", unix_seconds, crypto::to_hex(crypto::hmac_sha256(secret, message)));
+  return fmt::format("t={},v1={}", unix_seconds,
+                     crypto::to_hex(crypto::hmac_sha256(secret, signed_message(unix_seconds, raw_body))));
 }
 
 bool plausible_email(std::string_view email) {

@@ -137,13 +137,13 @@ void redis_appender::encode(job& j, bool use_eval) {
     j.replies_expected = 2;
     return;
   }
-  // Both kinds of key share one namespace, told apart by what is hashed.
-  auto key_of = [&](std::string_view prefix, const std::string& value) {
-    return value.empty() ? std::string{}
-                         : keys_.idempotency(crypto::to_hex(crypto::token_hash(std::string(prefix) + value)));
+  // Both kinds of key share one namespace: a signed message's key starts "signed ", and a
+  // client's Idempotency-Key cannot hold a space (intake::signed_message_key).
+  auto key_of = [&](const std::string& value) {
+    return value.empty() ? std::string{} : keys_.idempotency(crypto::to_hex(crypto::token_hash(value)));
   };
-  auto idem_key = key_of("", j.request.idempotency_key);
-  auto signed_key = key_of("signed:", j.request.signed_message_key);
+  auto idem_key = key_of(j.request.idempotency_key);
+  auto signed_key = key_of(j.request.signed_message_key);
   const auto& idem_ttl = idempotency_ttl_text_;
   auto signed_ttl = std::to_string(std::max<std::int64_t>(1, j.request.signed_message_ttl.count()));
   auto sender_limit = std::to_string(j.request.sender_limit);

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "support/acknowledged_checks.hpp"
 #include "support/event_reader.hpp"
 #include "support/raw_socket.hpp"
 #include "support/test_env.hpp"
@@ -101,45 +102,12 @@ class load_generator {
   std::vector<std::thread> threads_;
 };
 
-// A PostgreSQL text[] literal of intake ids (base32 digits: nothing to escape, quoted anyway).
-std::string text_array(const std::vector<std::string>& ids) {
-  std::string out = "{";
-  for (auto& id : ids) out += (out.size() > 1 ? ",\"" : "\"") + id + "\"";
-  return out + "}";
-}
-
-std::int64_t count_with(store::pg_connection& db, const std::string& sql, const std::string& ids) {
-  return db.exec(sql, {store::text(ids)}).get_int(0, 0);
-}
-
-// Once the workers have drained the stream: every acknowledged intake is processed and is exactly
-// one case with one case_opened event; nothing is pending or dead-lettered.
+// Once the workers have drained the stream (support/acknowledged_checks.hpp).
 void check_each_acknowledged_is_one_case(test_stack& stack, const std::vector<std::string>& acknowledged,
                                          std::chrono::milliseconds timeout = 60s) {
-  REQUIRE(!acknowledged.empty());
-  auto n = static_cast<std::int64_t>(acknowledged.size());
-  auto ids = text_array(acknowledged);
   auto db = stack.database();
-  std::int64_t processed = 0;
-  eventually(
-      [&] {
-        processed = count_with(db, "SELECT count(*) FROM intakes WHERE status = 'processed' AND id = ANY($1::text[])", ids);
-        return processed == n;
-      },
-      timeout);
-  INFO(acknowledged.size() << " acknowledged");
-  CHECK(processed == n);
-  CHECK(count_with(db, "SELECT count(*) FROM intakes WHERE status = 'failed' AND id = ANY($1::text[])", ids) == 0);
-  CHECK(count_with(db, "SELECT count(*) FROM cases WHERE intake_id = ANY($1::text[])", ids) == n);
-  CHECK(count_with(db, "SELECT count(DISTINCT intake_id) FROM cases WHERE intake_id = ANY($1::text[])", ids) == n);
-  // No duplicate anywhere, acknowledged or not (a serve killed after XADD but before its answer
-  // may leave a case nobody was told about: allowed, but still only one).
-  CHECK(count_rows(db, "SELECT count(*) FROM cases") == count_rows(db, "SELECT count(DISTINCT intake_id) FROM cases"));
-  CHECK(count_rows(db, "SELECT count(*) FROM case_events WHERE kind = 'case_opened'") ==
-        count_rows(db, "SELECT count(*) FROM cases"));
-  CHECK(eventually(
-      [&] { return stack.redis().command({"XPENDING", "md:intake", "workers"})->element[0]->integer == 0; }, 20s));
-  CHECK(stack.redis().command({"XLEN", "md:intake:dead"})->integer == 0);
+  auto redis = stack.redis();
+  md::test::check_each_acknowledged_is_one_case(db, redis, acknowledged, timeout);
 }
 
 void check_no_unexpected(const load_generator& load) {

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "support/acknowledged_checks.hpp"
 #include "support/raw_socket.hpp"
 #include "support/test_env.hpp"
 
@@ -32,15 +33,6 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
-
-std::map<std::string, std::string> read_env_file(const fs::path& file) {
-  std::map<std::string, std::string> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line))
-    if (auto eq = line.find('='); eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  return out;
-}
 
 int port_of(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
 
@@ -405,48 +397,16 @@ class demo_run {
   std::string webhook_secret_;
 };
 
-std::string text_array(const std::vector<std::string>& ids) {
-  std::string out = "{";
-  for (auto& id : ids) out += (out.size() > 1 ? ",\"" : "\"") + id + "\"";
-  return out + "}";
-}
-
-std::int64_t count_with(store::pg_connection& db, const std::string& sql, const std::string& ids) {
-  return db.exec(sql, {store::text(ids)}).get_int(0, 0);
-}
-
-// Every acknowledged intake (webhook and SMTP) processed, each exactly one case with one
-// case_opened event; no duplicate case anywhere; nothing pending, nothing dead-lettered.
+// Every acknowledged intake, webhook and SMTP (support/acknowledged_checks.hpp), and the first
+// and last SMTP intake as the API tells it.
 void check_each_acknowledged_is_one_case(const demo_run& demo, const demo_load& load) {
   auto acknowledged = load.acknowledged();
-  REQUIRE(!acknowledged.empty());
   CHECK(std::set<std::string>(acknowledged.begin(), acknowledged.end()).size() == acknowledged.size());
-  auto n = static_cast<std::int64_t>(acknowledged.size());
-  auto ids = text_array(acknowledged);
   auto db = demo.database();
-  std::int64_t processed = 0;
-  auto started = steady::now();
-  eventually(
-      [&] {
-        processed = count_with(db, "SELECT count(*) FROM intakes WHERE status = 'processed' AND id = ANY($1::text[])", ids);
-        return processed == n;
-      },
-      30s);
-  fmt::print(stderr, "  {} acknowledged ({} webhook, {} SMTP): all processed {:.1f} s after the load stopped\n", n,
-             load.webhook_acks(), load.smtp_acks(), seconds_since(started));
-  INFO(n << " acknowledged");
-  CHECK(processed == n);
-  CHECK(count_with(db, "SELECT count(*) FROM intakes WHERE status = 'failed' AND id = ANY($1::text[])", ids) == 0);
-  CHECK(count_with(db, "SELECT count(*) FROM cases WHERE intake_id = ANY($1::text[])", ids) == n);
-  CHECK(count_with(db, "SELECT count(DISTINCT intake_id) FROM cases WHERE intake_id = ANY($1::text[])", ids) == n);
-  // Acknowledged or not (a demo killed between XADD and its answer may leave a case nobody was
-  // told about: allowed, but only one), and the seeded requests too.
-  CHECK(count_rows(db, "SELECT count(*) FROM cases") == count_rows(db, "SELECT count(DISTINCT intake_id) FROM cases"));
-  CHECK(count_rows(db, "SELECT count(*) FROM case_events WHERE kind = 'case_opened'") ==
-        count_rows(db, "SELECT count(*) FROM cases"));
-  CHECK(eventually([&] { return demo.redis().command({"XPENDING", "md:intake", "workers"})->element[0]->integer == 0; },
-                   20s));
-  CHECK(demo.redis().command({"XLEN", "md:intake:dead"})->integer == 0);
+  auto redis = demo.redis();
+  auto took = md::test::check_each_acknowledged_is_one_case(db, redis, acknowledged, 30s);
+  fmt::print(stderr, "  {} acknowledged ({} webhook, {} SMTP): all processed {:.1f} s after the load stopped\n",
+             acknowledged.size(), load.webhook_acks(), load.smtp_acks(), took);
   // And as the API tells it: the first and last message by SMTP.
   auto admin = demo.admin();
   auto [first, last] = load.first_and_last_smtp();

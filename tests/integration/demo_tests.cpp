@@ -16,15 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::map<std::string, std::string> read_env_file(const fs::path& file) {
-  std::map<std::string, std::string> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line))
-    if (auto eq = line.find('='); eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  return out;
-}
-
 // How many items the list at path holds (counting each "id" key of the top-level array).
 std::size_t listed(http_client& admin, const std::string& path) {
   auto body = admin.get(path).body;

@@ -57,6 +57,15 @@ server::embedded_postgres& shared_postgres() {
   return *postgres;
 }
 
+std::map<std::string, std::string> read_env_file(const fs::path& file) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line))
+    if (auto eq = line.find('='); eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  return out;
+}
+
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {

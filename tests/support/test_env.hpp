@@ -119,6 +119,9 @@ server::child_process spawn_mediadesk(const std::vector<std::string>& args,
 // Polls predicate every 50 ms until it holds or the timeout passes.
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds timeout);
 
+// KEY=value lines (demo.env), by key.
+std::map<std::string, std::string> read_env_file(const std::filesystem::path& file);
+
 // Runs a /bin/sh command as a real client would, stdin from the given bytes (through a file, so
 // binary input reaches it unchanged); returns {exit status (-1 if killed), stdout}.
 struct command_result {
